@@ -1,0 +1,539 @@
+/* A network on a backend and its training step (see net.h). Written once, against backend.h.
+ *
+ * Buffers (all allocated once, for max_batch images):
+ *   input            int8 [N,H,W,C]               the batch, exponent e0 = -5
+ *   out[l]           int8 output of layer l       conv/linear/maxpool/dropout own one; relu
+ *                                                 works in place (relu_bwd only needs Y > 0,
+ *                                                 which equals A > 0); flatten aliases its input
+ *   argmax[l]        u8 for maxpool layers
+ *   acc              int32/int64 scratch shared by every forward and error accumulator
+ *   G                int64 scratch shared by every weight gradient (update follows at once)
+ *   eA, eB           int8 ping-pong error buffers;  err/q: the loss output
+ *   scalars          int32 slots: per layer l: [3l] forward shift, [3l+1] error shift,
+ *                    [3l+2] sum of forward shifts up to l; the last slot holds the loss's e.
+ * Exponents: out_exp = e0 + sum(weight exponents) + sum(shifts) + (#dropout in training); the
+ * shift sum is kept on the device, so a step needs no host round trip. */
+#include "net.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "numerics.h"
+
+typedef struct net_layer {
+    niti_layer_spec spec;
+    niti_conv_geom geom;  /* for conv/linear at max_batch */
+    niti_dtype acc_fwd, acc_err;
+    int weight_exp;
+    int sends_error;      /* conv/linear with a weight layer before it */
+    niti_buf *W, *M;      /* weights, 16-bit master weights (optional) */
+    niti_buf *out;        /* owned output buffer, or NULL */
+    niti_buf *argmax;
+    niti_buf *in_cur;     /* the buffer this layer read in the last forward pass */
+    niti_buf *out_cur;    /* the buffer it wrote */
+} net_layer;
+
+struct niti_net {
+    niti_backend *be;
+    niti_model_spec model; /* deep copy */
+    niti_train_cfg cfg;
+    int max_batch, classes;
+    net_layer *L;
+    niti_buf *input, *labels, *acc, *G, *eA, *eB, *err, *q, *scalars;
+    int n_slots;
+    int32_t *host_scalars;
+    int last_n;
+    int trained; /* 1 if the last pass was a training step (q/err valid) */
+};
+
+void niti_train_cfg_default(niti_train_cfg *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->rule = NITI_RULE_NITI21;
+    cfg->act_round = NITI_ROUND;
+    cfg->err_round = NITI_ROUND;
+    cfg->seed = 0;
+}
+
+static size_t layer_in_elems(const niti_layer_spec *l)
+{
+    return (size_t)l->in_h * l->in_w * l->in_c;
+}
+static size_t layer_out_elems(const niti_layer_spec *l)
+{
+    return (size_t)l->out_h * l->out_w * l->out_c;
+}
+
+static niti_status copy_model(niti_model_spec *dst, const niti_model_spec *src)
+{
+    *dst = *src;
+    dst->layers = malloc(sizeof(niti_layer_spec) * (size_t)src->n_layers);
+    dst->canonical = strdup(src->canonical ? src->canonical : "");
+    dst->name = strdup(src->name ? src->name : "custom");
+    if (!dst->layers || !dst->canonical || !dst->name) {
+        free(dst->layers), free(dst->canonical), free(dst->name);
+        memset(dst, 0, sizeof *dst);
+        return niti_fail(NITI_ERR_NOMEM, "copying the model spec");
+    }
+    memcpy(dst->layers, src->layers, sizeof(niti_layer_spec) * (size_t)src->n_layers);
+    return NITI_OK;
+}
+
+#define ALLOC(bytes, what, dst)                                                                    \
+    do {                                                                                           \
+        niti_status s_ = be->ops->alloc(be, (bytes), (what), (dst));                               \
+        if (s_ != NITI_OK) {                                                                       \
+            niti_net_free(net);                                                                    \
+            return s_;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+niti_status niti_net_create(niti_backend *be, const niti_model_spec *m, int max_batch,
+                            const niti_train_cfg *cfg, niti_net **out)
+{
+    if (max_batch <= 0 || max_batch > (1 << 20))
+        return niti_fail(NITI_ERR_INVALID, "batch size %d is out of range (1..1048576)", max_batch);
+    if (!m || m->n_layers <= 0) return niti_fail(NITI_ERR_INVALID, "empty model");
+    niti_net *net = calloc(1, sizeof *net);
+    if (!net) return niti_fail(NITI_ERR_NOMEM, "network");
+    net->be = be;
+    net->max_batch = max_batch;
+    if (cfg) net->cfg = *cfg;
+    else niti_train_cfg_default(&net->cfg);
+    if (net->cfg.rule == NITI_RULE_NITI20) net->cfg.act_round = net->cfg.err_round = NITI_PSR;
+    niti_status st = copy_model(&net->model, m);
+    if (st != NITI_OK) {
+        free(net);
+        return st;
+    }
+    int nl = m->n_layers;
+    net->L = calloc((size_t)nl, sizeof(net_layer));
+    net->n_slots = 3 * nl + 1;
+    net->host_scalars = calloc((size_t)net->n_slots, sizeof(int32_t));
+    if (!net->L || !net->host_scalars) {
+        niti_net_free(net);
+        return niti_fail(NITI_ERR_NOMEM, "network layers");
+    }
+    net->classes = niti_model_classes(m);
+
+    size_t N = (size_t)max_batch;
+    size_t acc_bytes = 0, err_elems = (size_t)net->classes, g_elems = 1;
+    int seen_weights = 0;
+    char what[96];
+    for (int l = 0; l < nl; l++) {
+        net_layer *L = &net->L[l];
+        L->spec = m->layers[l];
+        const niti_layer_spec *s = &L->spec;
+        size_t in_e = layer_in_elems(s), out_e = layer_out_elems(s);
+        if (in_e > err_elems) err_elems = in_e;
+        if (out_e > err_elems) err_elems = out_e;
+        switch (s->kind) {
+        case NITI_LAYER_CONV:
+        case NITI_LAYER_LINEAR: {
+            int k = s->kind == NITI_LAYER_CONV ? s->k : 1;
+            int pad = s->kind == NITI_LAYER_CONV ? s->pad : 0;
+            st = niti_conv_geom_init(&L->geom, max_batch, s->in_h, s->in_w, s->in_c, s->out_ch,
+                                     k, pad);
+            if (st != NITI_OK) {
+                niti_net_free(net);
+                return niti_fail_ctx(st, "layer %d", l);
+            }
+            L->acc_fwd = niti_acc_dtype((int64_t)k * k * s->in_c);
+            L->acc_err = niti_acc_dtype((int64_t)k * k * s->out_ch);
+            L->sends_error = seen_weights;
+            seen_weights = 1;
+            size_t nw = (size_t)niti_layer_params(s);
+            if (nw > g_elems) g_elems = nw;
+            size_t a = N * out_e * niti_dtype_size(L->acc_fwd);
+            if (a > acc_bytes) acc_bytes = a;
+            if (L->sends_error) {
+                a = N * in_e * niti_dtype_size(L->acc_err);
+                if (a > acc_bytes) acc_bytes = a;
+            }
+            snprintf(what, sizeof what, "layer %d weights", l);
+            ALLOC(nw, what, &L->W);
+            if (net->cfg.master16) {
+                snprintf(what, sizeof what, "layer %d master weights", l);
+                ALLOC(nw * 2, what, &L->M);
+            }
+            snprintf(what, sizeof what, "layer %d output", l);
+            ALLOC(N * out_e, what, &L->out);
+            break;
+        }
+        case NITI_LAYER_MAXPOOL:
+            snprintf(what, sizeof what, "layer %d output", l);
+            ALLOC(N * out_e, what, &L->out);
+            snprintf(what, sizeof what, "layer %d pool argmax", l);
+            ALLOC(N * out_e, what, &L->argmax);
+            break;
+        case NITI_LAYER_DROPOUT:
+            snprintf(what, sizeof what, "layer %d output", l);
+            ALLOC(N * out_e, what, &L->out);
+            break;
+        case NITI_LAYER_RELU:
+        case NITI_LAYER_FLATTEN:
+            break;
+        }
+    }
+    size_t in_bytes = N * (size_t)m->in_h * m->in_w * m->in_c;
+    ALLOC(in_bytes, "input batch", &net->input);
+    ALLOC(N * sizeof(int32_t), "labels", &net->labels);
+    ALLOC(acc_bytes ? acc_bytes : 8, "accumulators", &net->acc);
+    ALLOC(g_elems * 8, "weight gradients", &net->G);
+    ALLOC(N * err_elems, "errors A", &net->eA);
+    ALLOC(N * err_elems, "errors B", &net->eB);
+    ALLOC(N * (size_t)net->classes, "loss error", &net->err);
+    ALLOC(N * (size_t)net->classes * 8, "loss q", &net->q);
+    ALLOC((size_t)net->n_slots * sizeof(int32_t), "scalars", &net->scalars);
+    *out = net;
+    return NITI_OK;
+}
+
+void niti_net_free(niti_net *net)
+{
+    if (!net) return;
+    niti_backend *be = net->be;
+    if (net->L) {
+        for (int l = 0; l < net->model.n_layers; l++) {
+            net_layer *L = &net->L[l];
+            be->ops->release(be, L->W);
+            be->ops->release(be, L->M);
+            be->ops->release(be, L->out);
+            be->ops->release(be, L->argmax);
+        }
+    }
+    niti_buf *bufs[] = {net->input, net->labels, net->acc, net->G,      net->eA,
+                        net->eB,    net->err,    net->q,   net->scalars};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) be->ops->release(be, bufs[i]);
+    free(net->L);
+    free(net->host_scalars);
+    free(net->model.layers);
+    free(net->model.canonical);
+    free(net->model.name);
+    free(net);
+}
+
+const niti_model_spec *niti_net_model(const niti_net *net) { return &net->model; }
+niti_backend *niti_net_backend(const niti_net *net) { return net->be; }
+
+static niti_status weight_layer(niti_net *net, int layer, net_layer **out)
+{
+    if (layer < 0 || layer >= net->model.n_layers || !net->L[layer].W)
+        return niti_fail(NITI_ERR_INVALID, "layer %d has no weights", layer);
+    *out = &net->L[layer];
+    return NITI_OK;
+}
+
+niti_status niti_net_set_weights(niti_net *net, int layer, const int8_t *w, int exp)
+{
+    net_layer *L = NULL;
+    NITI_TRY(weight_layer(net, layer, &L));
+    size_t n = (size_t)niti_layer_params(&L->spec);
+    for (size_t i = 0; i < n; i++)
+        if (w[i] < -127)
+            return niti_fail(NITI_ERR_RANGE, "layer %d weight %zu is %d (weights are in [-127, 127])",
+                             layer, i, w[i]);
+    NITI_TRY(net->be->ops->upload(net->be, L->W, 0, w, n));
+    L->weight_exp = exp;
+    if (L->M) {
+        int16_t *m = malloc(n * sizeof *m);
+        if (!m) return niti_fail(NITI_ERR_NOMEM, "master weights");
+        for (size_t i = 0; i < n; i++) m[i] = (int16_t)(w[i] * 256);
+        niti_status s = net->be->ops->upload(net->be, L->M, 0, m, n * sizeof *m);
+        free(m);
+        return s;
+    }
+    return NITI_OK;
+}
+
+niti_status niti_net_get_weights(niti_net *net, int layer, int8_t *w, int *exp)
+{
+    net_layer *L = NULL;
+    NITI_TRY(weight_layer(net, layer, &L));
+    if (exp) *exp = L->weight_exp;
+    return net->be->ops->download(net->be, L->W, 0, w, (size_t)niti_layer_params(&L->spec));
+}
+
+niti_status niti_net_set_master(niti_net *net, int layer, const int16_t *m)
+{
+    net_layer *L = NULL;
+    NITI_TRY(weight_layer(net, layer, &L));
+    if (!L->M) return niti_fail(NITI_ERR_INVALID, "the network has no 16-bit master weights");
+    size_t n = (size_t)niti_layer_params(&L->spec);
+    for (size_t i = 0; i < n; i++)
+        if (m[i] < -32512 || m[i] > 32512)
+            return niti_fail(NITI_ERR_RANGE, "layer %d master weight %zu is %d (range +-32512)",
+                             layer, i, m[i]);
+    return net->be->ops->upload(net->be, L->M, 0, m, n * sizeof *m);
+}
+
+niti_status niti_net_get_master(niti_net *net, int layer, int16_t *m)
+{
+    net_layer *L = NULL;
+    NITI_TRY(weight_layer(net, layer, &L));
+    if (!L->M) return niti_fail(NITI_ERR_INVALID, "the network has no 16-bit master weights");
+    return net->be->ops->download(net->be, L->M, 0, m,
+                                  (size_t)niti_layer_params(&L->spec) * sizeof *m);
+}
+
+/* Section 11. Uniform floats from Philox stream 5: element e of layer l draws
+ * x0 = philox(counter (e, 0, 5, l), key seed) and w = ((x0 >> 8) + 0.5) / 2^24 * 2b - b. */
+niti_status niti_net_init_xavier(niti_net *net, uint64_t seed)
+{
+    for (int l = 0; l < net->model.n_layers; l++) {
+        net_layer *L = &net->L[l];
+        if (!L->W) continue;
+        const niti_layer_spec *s = &L->spec;
+        int k = s->kind == NITI_LAYER_CONV ? s->k : 1;
+        double fan_in = (double)s->in_c * k * k, fan_out = (double)s->out_ch * k * k;
+        double bound = sqrt(6.0 / (fan_in + fan_out));
+        size_t n = (size_t)niti_layer_params(s);
+        double *f = malloc(n * sizeof *f);
+        int8_t *w = malloc(n);
+        if (!f || !w) {
+            free(f), free(w);
+            return niti_fail(NITI_ERR_NOMEM, "initialising layer %d", l);
+        }
+        double mx = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t x = niti_philox_x0(seed, (uint32_t)i, 0, NITI_STREAM_INIT, (uint32_t)l);
+            f[i] = (((double)(x >> 8) + 0.5) / 16777216.0 * 2.0 - 1.0) * bound;
+            if (fabs(f[i]) > mx) mx = fabs(f[i]);
+        }
+        for (size_t i = 0; i < n; i++) w[i] = (int8_t)nearbyint(f[i] / mx * 127.0);
+        int ex;
+        double fr = frexp(mx, &ex); /* mx = fr * 2^ex, fr in [0.5, 1) */
+        int ceil_log2 = fr == 0.5 ? ex - 1 : ex;
+        niti_status st = niti_net_set_weights(net, l, w, ceil_log2 - 7);
+        free(f), free(w);
+        NITI_TRY(st);
+    }
+    return NITI_OK;
+}
+
+static niti_status check_batch(niti_net *net, int n)
+{
+    if (n <= 0 || n > net->max_batch)
+        return niti_fail(NITI_ERR_INVALID, "batch of %d images (this network holds 1..%d)", n,
+                         net->max_batch);
+    return NITI_OK;
+}
+
+static void geom_for(const net_layer *L, int n, niti_conv_geom *g)
+{
+    *g = L->geom;
+    g->N = n;
+}
+
+/* Forward pass; training selects dropout. Leaves shift sums in the scalars buffer. */
+static niti_status forward(niti_net *net, int n, int training, uint32_t t)
+{
+    niti_backend *be = net->be;
+    const niti_backend_ops *op = be->ops;
+    niti_buf *cur = net->input;
+    int prev_sum_slot = -1;
+    for (int l = 0; l < net->model.n_layers; l++) {
+        net_layer *L = &net->L[l];
+        const niti_layer_spec *s = &L->spec;
+        size_t cnt = (size_t)n * layer_out_elems(s);
+        L->in_cur = cur;
+        switch (s->kind) {
+        case NITI_LAYER_CONV:
+        case NITI_LAYER_LINEAR: {
+            niti_conv_geom g;
+            geom_for(L, n, &g);
+            NITI_TRY(op->conv_fwd(be, &g, cur, L->W, net->acc, L->acc_fwd));
+            NITI_TRY(op->requant(be, net->acc, L->acc_fwd, cnt, net->cfg.rule,
+                                 net->cfg.act_round, L->out, net->scalars, 3 * l, prev_sum_slot,
+                                 0, 3 * l + 2));
+            prev_sum_slot = 3 * l + 2;
+            cur = L->out;
+            break;
+        }
+        case NITI_LAYER_RELU:
+            NITI_TRY(op->relu_fwd(be, cnt, cur, cur));
+            break;
+        case NITI_LAYER_MAXPOOL:
+            NITI_TRY(op->maxpool_fwd(be, n, s->in_h, s->in_w, s->in_c, cur, L->out, L->argmax));
+            cur = L->out;
+            break;
+        case NITI_LAYER_FLATTEN:
+            break;
+        case NITI_LAYER_DROPOUT:
+            if (training) {
+                NITI_TRY(op->dropout(be, n, s->in_c, net->cfg.seed, t, (uint32_t)l, cur, L->out));
+                cur = L->out;
+            }
+            break;
+        }
+        L->out_cur = cur;
+    }
+    return NITI_OK;
+}
+
+/* e0 + sum of weight exponents (+ number of dropout layers when training). */
+static int exp_base(const niti_net *net, int training)
+{
+    int e = NITI_INPUT_EXP;
+    for (int l = 0; l < net->model.n_layers; l++) {
+        const net_layer *L = &net->L[l];
+        if (L->W) e += L->weight_exp;
+        if (training && L->spec.kind == NITI_LAYER_DROPOUT) e += 1;
+    }
+    return e;
+}
+
+static int last_sum_slot(const niti_net *net)
+{
+    for (int l = net->model.n_layers - 1; l >= 0; l--)
+        if (net->L[l].W) return 3 * l + 2;
+    return -1;
+}
+
+static niti_status sync_results(niti_net *net, int n, int8_t *logits_out)
+{
+    niti_backend *be = net->be;
+    /* The first read waits for the whole queue; the second is then immediate. */
+    NITI_TRY(be->ops->download(be, net->scalars, 0, net->host_scalars,
+                               (size_t)net->n_slots * sizeof(int32_t)));
+    if (logits_out)
+        NITI_TRY(be->ops->download(be, net->L[net->model.n_layers - 1].out_cur, 0, logits_out,
+                                   (size_t)n * (size_t)net->classes));
+    return NITI_OK;
+}
+
+static niti_status exp_range_error(niti_net *net, int e)
+{
+    char buf[2048];
+    int off = snprintf(buf, sizeof buf, "e0=%d", NITI_INPUT_EXP);
+    for (int l = 0; l < net->model.n_layers && off < (int)sizeof buf - 64; l++) {
+        const net_layer *L = &net->L[l];
+        if (L->W)
+            off += snprintf(buf + off, sizeof buf - (size_t)off, ", layer %d: weight_exp %d shift %d",
+                            l, L->weight_exp, net->host_scalars[3 * l]);
+        else if (L->spec.kind == NITI_LAYER_DROPOUT)
+            off += snprintf(buf + off, sizeof buf - (size_t)off, ", layer %d: dropout +1", l);
+    }
+    return niti_fail(NITI_ERR_RANGE,
+                     "the logits' exponent %d is outside the loss's valid range [%d, %d] (%s); "
+                     "the step was not applied to the loss (errors are zero)",
+                     e, NITI_LOSS_EXP_MIN, NITI_LOSS_EXP_MAX, buf);
+}
+
+niti_status niti_net_train_step(niti_net *net, const int8_t *inputs, const int32_t *labels,
+                                int n, int mu, uint32_t t, int8_t *logits_out)
+{
+    NITI_TRY(check_batch(net, n));
+    for (int i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= net->classes)
+            return niti_fail(NITI_ERR_INVALID, "label %d of image %d is outside 0..%d", labels[i],
+                             i, net->classes - 1);
+    niti_backend *be = net->be;
+    const niti_backend_ops *op = be->ops;
+    const niti_model_spec *m = &net->model;
+    size_t in_bytes = (size_t)n * m->in_h * m->in_w * m->in_c;
+    NITI_TRY(op->upload(be, net->input, 0, inputs, in_bytes));
+    NITI_TRY(op->upload(be, net->labels, 0, labels, (size_t)n * sizeof(int32_t)));
+    NITI_TRY(forward(net, n, 1, t));
+
+    int nl = m->n_layers;
+    NITI_TRY(op->loss_bwd(be, n, net->classes, net->L[nl - 1].out_cur, net->labels, net->scalars,
+                          exp_base(net, 1), last_sum_slot(net), 3 * nl, net->cfg.seed, t, net->q,
+                          net->err));
+
+    niti_buf *E = net->err;
+    for (int l = nl - 1; l >= 0; l--) {
+        net_layer *L = &net->L[l];
+        const niti_layer_spec *s = &L->spec;
+        niti_buf *other = E == net->eA ? net->eB : net->eA;
+        switch (s->kind) {
+        case NITI_LAYER_CONV:
+        case NITI_LAYER_LINEAR: {
+            niti_conv_geom g;
+            geom_for(L, n, &g);
+            niti_buf *Eprev = NULL;
+            if (L->sends_error) {
+                NITI_TRY(op->conv_dgrad(be, &g, E, L->W, net->acc, L->acc_err));
+                NITI_TRY(op->requant(be, net->acc, L->acc_err, (size_t)n * layer_in_elems(s),
+                                     net->cfg.rule, net->cfg.err_round, other, net->scalars,
+                                     3 * l + 1, -1, 0, -1));
+                Eprev = other;
+            }
+            NITI_TRY(op->conv_wgrad(be, &g, L->in_cur, E, net->G));
+            NITI_TRY(op->update(be, (size_t)niti_layer_params(s), net->G, mu,
+                                net->cfg.weight_decay, L->W, L->M, NULL));
+            if (!Eprev) goto done; /* nothing before this layer learns */
+            E = Eprev;
+            break;
+        }
+        case NITI_LAYER_RELU:
+            NITI_TRY(op->relu_bwd(be, (size_t)n * layer_out_elems(s), L->out_cur, E, E));
+            break;
+        case NITI_LAYER_MAXPOOL:
+            NITI_TRY(op->maxpool_bwd(be, n, s->in_h, s->in_w, s->in_c, E, L->argmax, other));
+            E = other;
+            break;
+        case NITI_LAYER_FLATTEN:
+            break;
+        case NITI_LAYER_DROPOUT: {
+            /* The error may still be the loss's own buffer: never write into it. */
+            niti_buf *dst = E == net->err ? other : E;
+            NITI_TRY(op->dropout(be, n, s->in_c, net->cfg.seed, t, (uint32_t)l, E, dst));
+            E = dst;
+            break;
+        }
+        }
+    }
+done:
+    NITI_TRY(sync_results(net, n, logits_out));
+    net->last_n = n;
+    net->trained = 1;
+    int e = net->host_scalars[3 * nl];
+    if (e < NITI_LOSS_EXP_MIN || e > NITI_LOSS_EXP_MAX) return exp_range_error(net, e);
+    return NITI_OK;
+}
+
+niti_status niti_net_forward(niti_net *net, const int8_t *inputs, int n, int8_t *logits_out,
+                             int *out_exp)
+{
+    NITI_TRY(check_batch(net, n));
+    niti_backend *be = net->be;
+    const niti_model_spec *m = &net->model;
+    size_t in_bytes = (size_t)n * m->in_h * m->in_w * m->in_c;
+    NITI_TRY(be->ops->upload(be, net->input, 0, inputs, in_bytes));
+    NITI_TRY(forward(net, n, 0, 0));
+    NITI_TRY(sync_results(net, n, logits_out));
+    int slot = last_sum_slot(net);
+    int e = exp_base(net, 0) + (slot >= 0 ? net->host_scalars[slot] : 0);
+    net->host_scalars[3 * m->n_layers] = e;
+    net->last_n = n;
+    net->trained = 0;
+    if (out_exp) *out_exp = e;
+    return NITI_OK;
+}
+
+int niti_net_out_exp(const niti_net *net) { return net->host_scalars[3 * net->model.n_layers]; }
+
+int niti_net_layer_shift(const niti_net *net, int layer)
+{
+    if (layer < 0 || layer >= net->model.n_layers || !net->L[layer].W) return -1;
+    return net->host_scalars[3 * layer];
+}
+
+int niti_net_layer_err_shift(const niti_net *net, int layer)
+{
+    if (layer < 0 || layer >= net->model.n_layers || !net->L[layer].sends_error) return -1;
+    return net->host_scalars[3 * layer + 1];
+}
+
+niti_status niti_net_last_loss(niti_net *net, int64_t *q, int8_t *err)
+{
+    if (!net->trained) return niti_fail(NITI_ERR_INVALID, "no training step has run");
+    size_t cnt = (size_t)net->last_n * (size_t)net->classes;
+    if (q) NITI_TRY(net->be->ops->download(net->be, net->q, 0, q, cnt * sizeof(int64_t)));
+    if (err) NITI_TRY(net->be->ops->download(net->be, net->err, 0, err, cnt));
+    return NITI_OK;
+}
