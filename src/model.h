@@ -59,4 +59,16 @@ int64_t niti_model_macs(const niti_model_spec *m);
 /* Number of classes = output size of the last layer. */
 int niti_model_classes(const niti_model_spec *m);
 
+/* Additions (model.c): one-line description of a preset (NULL if unknown); the keyword of a
+ * layer kind ("conv"); a layer in spec notation ("conv 20 k5 p0", "linear 10", "relu") written
+ * to buf like snprintf; the number of terms K of one forward sum of a conv/linear output
+ * (k*k*I or F; 0 for other layers) and the accumulator width that holds it exactly even with
+ * -128 inputs (32 if K*128*127 < 2^31, else 64; 0 for layers without weights); a deep copy. */
+const char *niti_model_preset_description(const char *name);
+const char *niti_layer_kind_name(niti_layer_kind k);
+int niti_layer_format(const niti_layer_spec *l, char *buf, size_t n);
+int64_t niti_layer_fwd_terms(const niti_layer_spec *l);
+int niti_layer_fwd_acc_bits(const niti_layer_spec *l);
+niti_status niti_model_copy(const niti_model_spec *m, niti_model_spec **out);
+
 #endif

@@ -1,11 +1,136 @@
+/* niti info: a model's canonical spec, layers, shapes, weights and MACs; --list shows presets. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
+#include "model.h"
+#include "niti.h"
+
+static void info_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: niti info [--spec] MODEL\n"
+            "       niti info --list\n\n"
+            "Shows a model: its canonical spec, one row per layer (kind, arguments, output shape,\n"
+            "weights, multiply-accumulates per image, forward accumulator width) and the totals.\n\n"
+            "MODEL is a preset name (see --list), a file holding a spec, or the spec itself, e.g.\n"
+            "  niti info 'input 28x28x1; conv 20 k5 p0; relu; maxpool 2; flatten; linear 10'\n"
+            "Spec notation: 'input HxWxC' first, then layers separated by ';' or new lines:\n"
+            "  conv O kK pP   KxK convolution, O outputs, zero padding P, stride 1, no bias\n"
+            "  relu           ReLU\n"
+            "  maxpool 2      2x2 max-pool, stride 2\n"
+            "  flatten        image to a feature vector ((h, w, c) order)\n"
+            "  dropout        dropout p = 1/2 (training only; after flatten)\n"
+            "  linear O       fully connected, O outputs, no bias (after flatten)\n"
+            "'#' starts a comment. The last layer must be 'linear' (the classifier).\n\n"
+            "options:\n"
+            "  --list       list the presets with a one-line description\n"
+            "  --spec       print only the canonical spec\n"
+            "  -h, --help   this help\n\n"
+            "The 'acc' column is the accumulator a forward sum of K = k*k*I (conv) or F (linear)\n"
+            "int8 products needs: int32 if K*128*127 < 2^31, else int64. Weight gradients always\n"
+            "need int64. Exit status: 0 ok, 2 bad usage or an invalid model.\n");
+}
+
+static void list_presets(void)
+{
+    const char *const *names = niti_model_preset_names();
+    for (int i = 0; names[i]; i++) {
+        niti_model_spec *m = NULL;
+        const char *d = niti_model_preset_description(names[i]);
+        if (niti_model_parse(niti_model_preset_text(names[i]), &m) == NITI_OK) {
+            printf("  %-12s %9.2f M weights  %8.1f M MACs  %s\n", names[i],
+                   (double)niti_model_params(m) / 1e6, (double)niti_model_macs(m) / 1e6,
+                   d ? d : "");
+            niti_model_free(m);
+        } else {
+            printf("  %-12s %s\n", names[i], d ? d : "");
+        }
+    }
+}
+
+static void shape_text(const niti_layer_spec *l, char *buf, size_t n)
+{
+    if (l->flat) snprintf(buf, n, "%d", l->out_c);
+    else snprintf(buf, n, "%dx%dx%d", l->out_h, l->out_w, l->out_c);
+}
+
+static void print_model(const niti_model_spec *m)
+{
+    printf("model:  %s\n", m->name);
+    printf("spec:   %s\n", m->canonical);
+    printf("input:  %dx%dx%d\n\n", m->in_h, m->in_w, m->in_c);
+    printf("%5s  %-8s %-14s %-14s %12s %14s  %s\n", "#", "layer", "args", "output", "weights",
+           "MACs", "acc");
+    for (int i = 0; i < m->n_layers; i++) {
+        const niti_layer_spec *l = &m->layers[i];
+        char args[64] = "", shape[64], full[96];
+        niti_layer_format(l, full, sizeof full);
+        const char *kind = niti_layer_kind_name(l->kind);
+        size_t kl = strlen(kind);
+        if (strlen(full) > kl) snprintf(args, sizeof args, "%s", full + kl + 1);
+        shape_text(l, shape, sizeof shape);
+        if (niti_layer_has_weights(l))
+            printf("%5d  %-8s %-14s %-14s %12lld %14lld  int%d\n", i, kind, args, shape,
+                   (long long)niti_layer_params(l), (long long)niti_layer_macs(l),
+                   niti_layer_fwd_acc_bits(l));
+        else
+            printf("%5d  %-8s %-14s %-14s %12s %14s\n", i, kind, args, shape, "-", "-");
+    }
+    int64_t p = niti_model_params(m), macs = niti_model_macs(m);
+    printf("\ntotal:  %lld parameters (int8 weights, no biases; %.2f M)\n", (long long)p,
+           (double)p / 1e6);
+    printf("        %lld MACs per image, forward (%.2f M)\n", (long long)macs, (double)macs / 1e6);
+    printf("        %d classes\n", niti_model_classes(m));
+}
 
 int niti_cmd_info(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "niti info: not implemented yet\n");
-    return 2;
+    const char *model = NULL;
+    int list = 0, spec_only = 0, opts = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (opts && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
+            info_usage(stdout);
+            return 0;
+        } else if (opts && !strcmp(a, "--list")) {
+            list = 1;
+        } else if (opts && !strcmp(a, "--spec")) {
+            spec_only = 1;
+        } else if (opts && !strcmp(a, "--")) {
+            opts = 0;
+        } else if (opts && a[0] == '-' && a[1]) {
+            cli_error("info: unknown option '%s' (see niti info --help)", a);
+            return 2;
+        } else if (!model) {
+            model = a;
+        } else {
+            cli_error("info: more than one MODEL given ('%s' and '%s'); quote a spec that has "
+                      "spaces", model, a);
+            return 2;
+        }
+    }
+    if (list) {
+        if (model) {
+            cli_error("info: --list takes no MODEL");
+            return 2;
+        }
+        printf("presets (niti info NAME for details):\n");
+        list_presets();
+        return 0;
+    }
+    if (!model) {
+        cli_error("info: no MODEL given");
+        info_usage(stderr);
+        return 2;
+    }
+    niti_model_spec *m = NULL;
+    if (niti_model_from_arg(model, &m) != NITI_OK) {
+        cli_error("%s", niti_last_error());
+        return 2;
+    }
+    if (spec_only) printf("%s\n", m->canonical);
+    else print_model(m);
+    niti_model_free(m);
+    return 0;
 }
