@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what is missing, configures, builds and runs every test (CTest).
+#   tools/test.sh            build in ./build and run all tests
+#   BUILD_DIR=b tools/test.sh, CTEST_ARGS="-R golden" tools/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/deps.sh
+
+build=${BUILD_DIR:-build}
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE:-RelWithDebInfo} ${CMAKE_ARGS:-}
+cmake --build "$build" -j "$jobs"
+# POCL's kernel cache lives in the build tree so repeated test processes reuse compiled kernels.
+export POCL_CACHE_DIR="$PWD/$build/pocl-cache"
+export NITI_CACHE_DIR="$PWD/$build/niti-cache"
+mkdir -p "$POCL_CACHE_DIR" "$NITI_CACHE_DIR"
+cd "$build"
+# shellcheck disable=SC2086
+ctest --output-on-failure -j "$jobs" ${CTEST_ARGS:-}
