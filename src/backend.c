@@ -58,3 +58,5 @@ void niti_backend_close(niti_backend *be)
 {
     if (be) be->ops->destroy(be);
 }
+
+const char *niti_backend_name(const niti_backend *be) { return be->name; }

@@ -117,8 +117,7 @@ int niti_cl_list_devices(void *file /* FILE* */);
 
 /* Resolves --device / NITI_DEVICE: "ref", or an OpenCL spec. NULL/"" = default: first GPU,
  * else first CPU, else ref with a notice on stderr. */
-niti_status niti_backend_open(const char *spec, niti_backend **out);
-void niti_backend_close(niti_backend *be);
+/* niti_backend_open / niti_backend_close / niti_backend_name are public (niti.h). */
 
 /* Helpers: allocate and upload in one call. */
 niti_status niti_buf_from_host(niti_backend *be, const void *src, size_t bytes, const char *what,

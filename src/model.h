@@ -37,10 +37,10 @@ typedef struct niti_model_spec {
 } niti_model_spec;
 
 /* Parses spec text. Errors (NITI_ERR_FORMAT) name the line, column and what was expected. */
-niti_status niti_model_parse(const char *text, niti_model_spec **out);
+/* public (niti.h): niti_status niti_model_parse(const char *text, niti_model_spec **out); */
 /* A preset name, a file (if a file of that name exists), or inline spec text. */
-niti_status niti_model_from_arg(const char *arg, niti_model_spec **out);
-void niti_model_free(niti_model_spec *m);
+/* public (niti.h): niti_status niti_model_from_arg(const char *arg, niti_model_spec **out); */
+/* public (niti.h): void niti_model_free(niti_model_spec *m); */
 
 /* Presets: NULL-terminated name list, and the spec text of one (NULL if unknown). */
 const char *const *niti_model_preset_names(void);
@@ -54,10 +54,10 @@ static inline int niti_layer_has_weights(const niti_layer_spec *l)
 int64_t niti_layer_params(const niti_layer_spec *l);
 /* Multiply-accumulates per image in the forward pass. */
 int64_t niti_layer_macs(const niti_layer_spec *l);
-int64_t niti_model_params(const niti_model_spec *m);
+/* public (niti.h): int64_t niti_model_params(const niti_model_spec *m); */
 int64_t niti_model_macs(const niti_model_spec *m);
 /* Number of classes = output size of the last layer. */
-int niti_model_classes(const niti_model_spec *m);
+/* public (niti.h): int niti_model_classes(const niti_model_spec *m); */
 
 /* Additions (model.c): one-line description of a preset (NULL if unknown); the keyword of a
  * layer kind ("conv"); a layer in spec notation ("conv 20 k5 p0", "linear 10", "relu") written

@@ -76,7 +76,7 @@ void niti_loss_row(const int8_t *o, int C, int label, int e, uint64_t seed, uint
                    int64_t *q, int8_t *err);
 
 /* Section 10: the 256-entry input table of one channel. */
-void niti_input_table(double mean, double std, int8_t table[256]);
+/* niti_input_table(mean, std, table) is public (niti.h). */
 #define NITI_INPUT_EXP (-5)
 
 /* Section 6, for display only: float cross-entropy of int8 logits at exponent e (natural log). */
