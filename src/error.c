@@ -30,8 +30,14 @@ niti_status niti_fail_ctx(niti_status s, const char *fmt, ...)
     int n = vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
     if (n < 0) n = 0;
-    if ((size_t)n < sizeof last_error && prev[0])
-        snprintf(last_error + n, sizeof last_error - (size_t)n, ": %s", prev);
+    size_t used = (size_t)n, cap = sizeof last_error;
+    if (used + 2 < cap && prev[0]) {
+        size_t room = cap - used - 3, len = strlen(prev);
+        if (len > room) len = room;
+        memcpy(last_error + used, ": ", 2);
+        memcpy(last_error + used + 2, prev, len);
+        last_error[used + 2 + len] = 0;
+    }
     return s;
 }
 
