@@ -30,3 +30,10 @@ add_test(NAME cli_help COMMAND $<TARGET_FILE:niti> --help)
 set_tests_properties(cli_help PROPERTIES PASS_REGULAR_EXPRESSION "conformance")
 add_test(NAME cli_train_help COMMAND $<TARGET_FILE:niti> train --help)
 set_tests_properties(cli_train_help PROPERTIES PASS_REGULAR_EXPRESSION "--resume CKPT")
+
+if(EXISTS ${NITI_DATA_DIR}/mnist)
+  add_test(NAME train_sigint_resume_ref
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/scripts/train_sigint.sh $<TARGET_FILE:niti>
+                   ${NITI_DATA_DIR} ${CMAKE_CURRENT_BINARY_DIR}/work/sigint_ref ref)
+  set_tests_properties(train_sigint_resume_ref PROPERTIES ENVIRONMENT "${NITI_TEST_ENV}" LABELS train)
+endif()
