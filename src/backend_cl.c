@@ -1,18 +1,718 @@
-/* Placeholder until the OpenCL backend lands: reports that OpenCL is not available. */
+/* The OpenCL backend: device choice, program build (cl_runtime.c), buffers and the launch of
+ * every op of backend.h. The kernels (the .cl files in cl/) match backend_ref.c bit for bit.
+ * Everything is enqueued on one in-order queue; only download() and finish() wait. Reductions
+ * (the max |x| of requant and update) stay on the device: no op reads anything back. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "backend.h"
+#include "cl_internal.h"
 #include "error.h"
+
+struct niti_buf {
+    cl_mem m;
+    size_t bytes;
+};
+
+enum { SCR_WT, SCR_SPLIT, SCR_PART1, SCR_PART2, SCR_LOSSQ, SCR_DUMMY, SCR_COUNT };
+
+enum {
+    K_CONV_GEMM, K_WT_TRANSPOSE, K_SUM_TO_I32, K_SUM_TO_I64, K_SUM_I64, K_CONV_WGRAD, K_MAX_I32,
+    K_MAX_I64, K_REQUANT_I32, K_REQUANT_I64, K_RELU_FWD, K_RELU_BWD, K_POOL_FWD, K_POOL_BWD,
+    K_DROPOUT, K_LOSS, K_DECAY, K_UPDATE, K_CONV_GEMM_NC, K_CONV_WGRAD_NR, K_COUNT
+};
+
+static const char *const kernel_names[K_COUNT] = {
+    "niti_conv_gemm",   "niti_wt_transpose", "niti_sum_splits_to_i32", "niti_sum_splits_to_i64",
+    "niti_sum_splits_i64", "niti_conv_wgrad", "niti_max_abs_i32",      "niti_max_abs_i64",
+    "niti_requant_i32", "niti_requant_i64",  "niti_relu_fwd",          "niti_relu_bwd",
+    "niti_maxpool_fwd", "niti_maxpool_bwd",  "niti_dropout",           "niti_loss_bwd",
+    "niti_update_decay", "niti_update_apply", "niti_conv_gemm_nc", "niti_conv_wgrad_nr"};
+
+typedef struct cl_impl {
+    niti_cl_device_info info;
+    cl_context ctx;
+    cl_command_queue q;
+    cl_program prog;
+    cl_kernel k[K_COUNT];
+    niti_cl_tiles t;
+    size_t red_wg; /* work-group size of the reductions (NITI_RED_WG) */
+    cl_ulong max_alloc;
+    int from_cache;
+    char options[2048];
+    struct {
+        cl_mem m;
+        size_t bytes;
+    } scr[SCR_COUNT];
+} cl_impl;
+
+static const niti_backend_ops cl_ops;
+
+#define IMPL(be) ((cl_impl *)(be)->impl)
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Kernel arguments: the first failure is kept and reported at launch. */
+typedef struct kargs {
+    cl_kernel k;
+    cl_uint n;
+    cl_int err;
+} kargs;
+
+static kargs ka_begin(cl_impl *im, int kid)
+{
+    kargs a = {im->k[kid], 0, CL_SUCCESS};
+    return a;
+}
+static void ka_raw(kargs *a, size_t sz, const void *p)
+{
+    if (a->err == CL_SUCCESS) a->err = clSetKernelArg(a->k, a->n, sz, p);
+    a->n++;
+}
+static void ka_mem(kargs *a, cl_mem m) { ka_raw(a, sizeof m, &m); }
+static void ka_int(kargs *a, int v)
+{
+    cl_int x = v;
+    ka_raw(a, sizeof x, &x);
+}
+static void ka_uint(kargs *a, uint32_t v)
+{
+    cl_uint x = v;
+    ka_raw(a, sizeof x, &x);
+}
+static void ka_ulong(kargs *a, uint64_t v)
+{
+    cl_ulong x = v;
+    ka_raw(a, sizeof x, &x);
+}
+
+static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+static size_t cdiv(size_t a, size_t b) { return (a + b - 1) / b; }
+
+static niti_status launch(cl_impl *im, kargs *a, cl_uint dims, const size_t *gs, const size_t *ls,
+                          const char *op)
+{
+    if (a->err != CL_SUCCESS) return niti_cl_fail(a->err, "clSetKernelArg", op);
+    cl_int err = clEnqueueNDRangeKernel(im->q, a->k, dims, NULL, gs, ls, 0, NULL, NULL);
+    if (err != CL_SUCCESS) return niti_cl_fail(err, "clEnqueueNDRangeKernel", op);
+    return NITI_OK;
+}
+
+/* 1-D launch of n items in groups of 64 (kernels check the bound). */
+static niti_status launch1(cl_impl *im, kargs *a, size_t n, const char *op)
+{
+    size_t gs = round_up(n ? n : 1, 64), ls = 64;
+    return launch(im, a, 1, &gs, &ls, op);
+}
+
+static niti_status scratch(cl_impl *im, int id, size_t bytes, cl_mem *out)
+{
+    if (!bytes) bytes = 8;
+    if (im->scr[id].bytes < bytes) {
+        if (im->scr[id].m) clReleaseMemObject(im->scr[id].m); /* kept alive by queued work */
+        im->scr[id].m = NULL;
+        im->scr[id].bytes = 0;
+        cl_int err;
+        cl_mem m = clCreateBuffer(im->ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+        if (err != CL_SUCCESS) {
+            niti_cl_fail(err, "clCreateBuffer", "scratch");
+            return niti_fail_ctx(NITI_ERR_NOMEM, "OpenCL: cannot allocate %zu bytes of scratch",
+                                 bytes);
+        }
+        im->scr[id].m = m;
+        im->scr[id].bytes = bytes;
+    }
+    *out = im->scr[id].m;
+    return NITI_OK;
+}
+
+static int check_slot(const niti_buf *sc, int slot) { return slot < 0 || (size_t)(slot + 1) * 4 <= sc->bytes; }
+
+/* ---------------------------------------------------------------- memory */
+
+static void cl_destroy(niti_backend *be)
+{
+    cl_impl *im = IMPL(be);
+    if (im) {
+        if (im->q) clFinish(im->q);
+        for (int i = 0; i < SCR_COUNT; i++)
+            if (im->scr[i].m) clReleaseMemObject(im->scr[i].m);
+        for (int i = 0; i < K_COUNT; i++)
+            if (im->k[i]) clReleaseKernel(im->k[i]);
+        if (im->prog) clReleaseProgram(im->prog);
+        if (im->q) clReleaseCommandQueue(im->q);
+        if (im->ctx) clReleaseContext(im->ctx);
+        free(im);
+    }
+    free(be);
+}
+
+static niti_status cl_alloc(niti_backend *be, size_t bytes, const char *what, niti_buf **out)
+{
+    cl_impl *im = IMPL(be);
+    const char *w = what ? what : "a buffer";
+    if (bytes > im->max_alloc)
+        return niti_fail(NITI_ERR_NOMEM,
+                         "OpenCL %s: cannot allocate %zu bytes for %s: the device allows at most "
+                         "%llu bytes per buffer",
+                         be->short_name, bytes, w, (unsigned long long)im->max_alloc);
+    niti_buf *b = calloc(1, sizeof *b);
+    if (!b) return niti_fail(NITI_ERR_NOMEM, "OpenCL: cannot allocate a handle for %s", w);
+    cl_int err;
+    size_t sz = bytes ? bytes : 1;
+    b->m = clCreateBuffer(im->ctx, CL_MEM_READ_WRITE, sz, NULL, &err);
+    if (err != CL_SUCCESS) {
+        free(b);
+        niti_cl_fail(err, "clCreateBuffer", w);
+        return niti_fail_ctx(NITI_ERR_NOMEM, "OpenCL %s: cannot allocate %zu bytes for %s",
+                             be->short_name, bytes, w);
+    }
+    b->bytes = bytes;
+    cl_uchar zero = 0;
+    err = clEnqueueFillBuffer(im->q, b->m, &zero, 1, 0, sz, 0, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        clReleaseMemObject(b->m);
+        free(b);
+        niti_cl_fail(err, "clEnqueueFillBuffer", w);
+        return niti_fail_ctx(err == CL_MEM_OBJECT_ALLOCATION_FAILURE ||
+                                     err == CL_OUT_OF_RESOURCES || err == CL_OUT_OF_HOST_MEMORY
+                                 ? NITI_ERR_NOMEM
+                                 : NITI_ERR_DEVICE,
+                             "OpenCL %s: zero-filling %zu bytes for %s", be->short_name, bytes, w);
+    }
+    *out = b;
+    return NITI_OK;
+}
+
+static void cl_release(niti_backend *be, niti_buf *b)
+{
+    (void)be;
+    if (!b) return;
+    if (b->m) clReleaseMemObject(b->m);
+    free(b);
+}
+
+static niti_status cl_upload(niti_backend *be, niti_buf *dst, size_t off, const void *src,
+                             size_t bytes)
+{
+    if (off > dst->bytes || bytes > dst->bytes - off)
+        return niti_fail(NITI_ERR_INVALID, "OpenCL: upload of %zu bytes at %zu into a %zu-byte buffer",
+                         bytes, off, dst->bytes);
+    if (!bytes) return NITI_OK;
+    /* Blocking: the caller may reuse src as soon as we return. */
+    cl_int err = clEnqueueWriteBuffer(IMPL(be)->q, dst->m, CL_TRUE, off, bytes, src, 0, NULL, NULL);
+    if (err != CL_SUCCESS) return niti_cl_fail(err, "clEnqueueWriteBuffer", "upload");
+    return NITI_OK;
+}
+
+static niti_status cl_download(niti_backend *be, niti_buf *src, size_t off, void *dst,
+                               size_t bytes)
+{
+    if (off > src->bytes || bytes > src->bytes - off)
+        return niti_fail(NITI_ERR_INVALID,
+                         "OpenCL: download of %zu bytes at %zu from a %zu-byte buffer", bytes, off,
+                         src->bytes);
+    cl_int err;
+    if (!bytes) {
+        err = clFinish(IMPL(be)->q);
+        return err == CL_SUCCESS ? NITI_OK : niti_cl_fail(err, "clFinish", "download");
+    }
+    err = clEnqueueReadBuffer(IMPL(be)->q, src->m, CL_TRUE, off, bytes, dst, 0, NULL, NULL);
+    if (err != CL_SUCCESS) return niti_cl_fail(err, "clEnqueueReadBuffer", "download");
+    return NITI_OK;
+}
+
+static niti_status cl_finish(niti_backend *be)
+{
+    cl_int err = clFinish(IMPL(be)->q);
+    if (err != CL_SUCCESS) return niti_cl_fail(err, "clFinish", "finish");
+    return NITI_OK;
+}
+
+/* ---------------------------------------------------------------- conv */
+
+/* Largest number of int8*int8 terms whose int32 partial sum is exact: n*128*128 < 2^31. */
+#define NITI_EXACT_TERMS 131071
+
+/* Splits of a reduction of length K in tiles of TK: enough for exactness (int32 partials) and,
+ * when there are few output tiles, for parallelism. */
+static void choose_splits(const cl_impl *im, size_t K, size_t out_tiles, int *S, int *chunk)
+{
+    size_t TK = (size_t)im->t.TK;
+    size_t kmax = NITI_EXACT_TERMS / TK * TK;
+    size_t s = cdiv(K, kmax);
+    size_t target = 4 * (size_t)(im->info.compute_units ? im->info.compute_units : 1);
+    if (out_tiles < target) {
+        size_t par = cdiv(target, out_tiles), lim = cdiv(K, TK * 8);
+        if (par > lim) par = lim;
+        if (par > s) s = par;
+    }
+    if (s < 1) s = 1;
+    size_t c = round_up(cdiv(K, s), TK);
+    *chunk = (int)c;
+    *S = (int)cdiv(K, c);
+}
+
+/* Y[m, n] = sum_kk im2col(X)[m, kk] * B[n, kk] into out (acc_t). */
+static niti_status run_gemm(cl_impl *im, cl_mem X, cl_mem B, int Hin, int Win, int Cin, int Hout,
+                            int Wout, int k, int pad, int M, int Ncol, int K, niti_buf *out,
+                            niti_dtype acc_t, const char *op)
+{
+    /* Wide tiles, or narrow ones (TN = WGX, RN = 1) when they waste half the columns. */
+    size_t wx = (size_t)(im->t.TN / im->t.RN), wy = (size_t)(im->t.TM / im->t.RM);
+    int narrow = cdiv((size_t)Ncol, wx) * wx * 2 <= cdiv((size_t)Ncol, (size_t)im->t.TN) * im->t.TN;
+    size_t TN = narrow ? wx : (size_t)im->t.TN;
+    size_t tm = cdiv((size_t)M, (size_t)im->t.TM), tn = cdiv((size_t)Ncol, TN);
+    int S, chunk;
+    choose_splits(im, (size_t)K, tm * tn, &S, &chunk);
+    size_t MN = (size_t)M * (size_t)Ncol;
+    if (out->bytes < MN * niti_dtype_size(acc_t))
+        return niti_fail(NITI_ERR_INVALID, "OpenCL %s: output buffer of %zu bytes, need %zu", op,
+                         out->bytes, MN * niti_dtype_size(acc_t));
+    int direct = S == 1 && acc_t == NITI_I32;
+    cl_mem Y = out->m;
+    if (!direct) NITI_TRY(scratch(im, SCR_SPLIT, MN * 4 * (size_t)S, &Y));
+    kargs a = ka_begin(im, narrow ? K_CONV_GEMM_NC : K_CONV_GEMM);
+    ka_mem(&a, X);
+    ka_mem(&a, B);
+    ka_mem(&a, Y);
+    ka_int(&a, Hin);
+    ka_int(&a, Win);
+    ka_int(&a, Cin);
+    ka_int(&a, Hout);
+    ka_int(&a, Wout);
+    ka_int(&a, k);
+    ka_int(&a, pad);
+    ka_int(&a, M);
+    ka_int(&a, Ncol);
+    ka_int(&a, K);
+    ka_int(&a, chunk);
+    size_t gs[3] = {tn * wx, tm * wy, (size_t)S}, ls[3] = {wx, wy, 1};
+    NITI_TRY(launch(im, &a, 3, gs, ls, op));
+    if (direct) return NITI_OK;
+    kargs r = ka_begin(im, acc_t == NITI_I64 ? K_SUM_TO_I64 : K_SUM_TO_I32);
+    ka_mem(&r, Y);
+    ka_int(&r, S);
+    ka_ulong(&r, MN);
+    ka_mem(&r, out->m);
+    return launch1(im, &r, MN, op);
+}
+
+static niti_status check_acc_t(niti_dtype t, const char *op)
+{
+    if (t != NITI_I32 && t != NITI_I64)
+        return niti_fail(NITI_ERR_INVALID, "OpenCL %s: accumulator type %s (need I32 or I64)", op,
+                         niti_dtype_name(t));
+    return NITI_OK;
+}
+
+static niti_status cl_conv_fwd(niti_backend *be, const niti_conv_geom *g, niti_buf *A,
+                               niti_buf *W, niti_buf *acc, niti_dtype acc_t)
+{
+    NITI_TRY(check_acc_t(acc_t, "conv_fwd"));
+    int M = g->N * g->Ho * g->Wo, K = g->k * g->k * g->I;
+    return run_gemm(IMPL(be), A->m, W->m, g->H, g->W, g->I, g->Ho, g->Wo, g->k, g->pad, M, g->O,
+                    K, acc, acc_t, "conv_fwd");
+}
+
+static niti_status cl_conv_dgrad(niti_backend *be, const niti_conv_geom *g, niti_buf *E,
+                                 niti_buf *W, niti_buf *accE, niti_dtype acc_t)
+{
+    NITI_TRY(check_acc_t(acc_t, "conv_dgrad"));
+    cl_impl *im = IMPL(be);
+    size_t nw = (size_t)g->O * g->k * g->k * g->I;
+    cl_mem Wt;
+    NITI_TRY(scratch(im, SCR_WT, nw, &Wt));
+    kargs a = ka_begin(im, K_WT_TRANSPOSE);
+    ka_mem(&a, W->m);
+    ka_mem(&a, Wt);
+    ka_int(&a, g->O);
+    ka_int(&a, g->k);
+    ka_int(&a, g->I);
+    NITI_TRY(launch1(im, &a, nw, "conv_dgrad"));
+    /* accE = conv(E, flipped W^T) with padding k-1-pad over the Ho x Wo error. */
+    int M = g->N * g->H * g->W, K = g->k * g->k * g->O;
+    return run_gemm(im, E->m, Wt, g->Ho, g->Wo, g->O, g->H, g->W, g->k, g->k - 1 - g->pad, M, g->I,
+                    K, accE, acc_t, "conv_dgrad");
+}
+
+static niti_status cl_conv_wgrad(niti_backend *be, const niti_conv_geom *g, niti_buf *A,
+                                 niti_buf *E, niti_buf *G)
+{
+    cl_impl *im = IMPL(be);
+    int M = g->N * g->Ho * g->Wo, K = g->k * g->k * g->I;
+    size_t OK = (size_t)g->O * (size_t)K;
+    if (G->bytes < OK * 8)
+        return niti_fail(NITI_ERR_INVALID, "OpenCL conv_wgrad: G has %zu bytes, need %zu",
+                         G->bytes, OK * 8);
+    /* Wide tiles, or narrow ones (TM = WGY, RM = 1) when they waste half the rows. */
+    size_t wx = (size_t)(im->t.TN / im->t.RN), wy = (size_t)(im->t.TM / im->t.RM);
+    int narrow = cdiv((size_t)g->O, wy) * wy * 2 <= cdiv((size_t)g->O, (size_t)im->t.TM) * im->t.TM;
+    size_t TM = narrow ? wy : (size_t)im->t.TM;
+    size_t to = cdiv((size_t)g->O, TM), tk = cdiv((size_t)K, (size_t)im->t.TN);
+    int S, chunk;
+    choose_splits(im, (size_t)M, to * tk, &S, &chunk);
+    cl_mem out = G->m;
+    if (S > 1) NITI_TRY(scratch(im, SCR_SPLIT, OK * 8 * (size_t)S, &out));
+    kargs a = ka_begin(im, narrow ? K_CONV_WGRAD_NR : K_CONV_WGRAD);
+    ka_mem(&a, A->m);
+    ka_mem(&a, E->m);
+    ka_mem(&a, out);
+    ka_int(&a, g->H);
+    ka_int(&a, g->W);
+    ka_int(&a, g->I);
+    ka_int(&a, g->Ho);
+    ka_int(&a, g->Wo);
+    ka_int(&a, g->k);
+    ka_int(&a, g->pad);
+    ka_int(&a, g->O);
+    ka_int(&a, K);
+    ka_int(&a, M);
+    ka_int(&a, chunk);
+    size_t gs[3] = {tk * wx, to * wy, (size_t)S}, ls[3] = {wx, wy, 1};
+    NITI_TRY(launch(im, &a, 3, gs, ls, "conv_wgrad"));
+    if (S == 1) return NITI_OK;
+    kargs r = ka_begin(im, K_SUM_I64);
+    ka_mem(&r, out);
+    ka_int(&r, S);
+    ka_ulong(&r, OK);
+    ka_mem(&r, G->m);
+    return launch1(im, &r, OK, "conv_wgrad");
+}
+
+/* ---------------------------------------------------------------- requant */
+
+/* Work-groups of the max-|x| reductions: a grid-stride loop, at most 256 partials. */
+static size_t red_groups(const cl_impl *im, size_t n)
+{
+    size_t g = cdiv(n ? n : 1, im->red_wg * 4);
+    return g > 256 ? 256 : g;
+}
+
+static niti_status max_abs(cl_impl *im, cl_mem x, int is64, size_t n, size_t groups, cl_mem part,
+                           const char *op)
+{
+    kargs a = ka_begin(im, is64 ? K_MAX_I64 : K_MAX_I32);
+    ka_mem(&a, x);
+    ka_ulong(&a, n);
+    ka_mem(&a, part);
+    size_t gs = groups * im->red_wg, ls = im->red_wg;
+    return launch(im, &a, 1, &gs, &ls, op);
+}
+
+static niti_status cl_requant(niti_backend *be, niti_buf *acc, niti_dtype acc_t, size_t n,
+                              niti_rule rule, niti_rounding rounding, niti_buf *out,
+                              niti_buf *scalars, int shift_slot, int exp_in_slot, int exp_add,
+                              int exp_slot)
+{
+    cl_impl *im = IMPL(be);
+    NITI_TRY(check_acc_t(acc_t, "requant"));
+    if (shift_slot < 0 || !check_slot(scalars, shift_slot) || !check_slot(scalars, exp_in_slot) ||
+        !check_slot(scalars, exp_slot))
+        return niti_fail(NITI_ERR_INVALID, "OpenCL requant: scalar slot out of range (%d, %d, %d)",
+                         shift_slot, exp_in_slot, exp_slot);
+    if (acc->bytes < n * niti_dtype_size(acc_t) || out->bytes < n)
+        return niti_fail(NITI_ERR_INVALID, "OpenCL requant: buffers too small for %zu values", n);
+    int is64 = acc_t == NITI_I64;
+    size_t groups = red_groups(im, n);
+    cl_mem part;
+    NITI_TRY(scratch(im, SCR_PART1, 256 * 8, &part));
+    NITI_TRY(max_abs(im, acc->m, is64, n, groups, part, "requant"));
+    kargs a = ka_begin(im, is64 ? K_REQUANT_I64 : K_REQUANT_I32);
+    ka_mem(&a, acc->m);
+    ka_ulong(&a, n);
+    ka_mem(&a, part);
+    ka_int(&a, (int)groups);
+    ka_int(&a, rule == NITI_RULE_NITI20 ? 1 : 0);
+    ka_int(&a, rounding == NITI_PSR ? 1 : 0);
+    ka_mem(&a, out->m);
+    ka_mem(&a, scalars->m);
+    ka_int(&a, shift_slot);
+    ka_int(&a, exp_in_slot);
+    ka_int(&a, exp_add);
+    ka_int(&a, exp_slot);
+    size_t gs = groups * im->red_wg, ls = im->red_wg;
+    return launch(im, &a, 1, &gs, &ls, "requant");
+}
+
+/* ---------------------------------------------------------------- elementwise */
+
+static niti_status cl_relu_fwd(niti_backend *be, size_t n, niti_buf *A, niti_buf *Y)
+{
+    cl_impl *im = IMPL(be);
+    kargs a = ka_begin(im, K_RELU_FWD);
+    ka_ulong(&a, n);
+    ka_mem(&a, A->m);
+    ka_mem(&a, Y->m);
+    return launch1(im, &a, n, "relu_fwd");
+}
+
+static niti_status cl_relu_bwd(niti_backend *be, size_t n, niti_buf *A, niti_buf *E,
+                               niti_buf *Eprev)
+{
+    cl_impl *im = IMPL(be);
+    kargs a = ka_begin(im, K_RELU_BWD);
+    ka_ulong(&a, n);
+    ka_mem(&a, A->m);
+    ka_mem(&a, E->m);
+    ka_mem(&a, Eprev->m);
+    return launch1(im, &a, n, "relu_bwd");
+}
+
+static niti_status cl_maxpool_fwd(niti_backend *be, int N, int H, int W, int C, niti_buf *A,
+                                  niti_buf *Y, niti_buf *argmax)
+{
+    cl_impl *im = IMPL(be);
+    size_t total = (size_t)N * (size_t)(H / 2) * (size_t)(W / 2) * (size_t)C;
+    if (!total) return NITI_OK;
+    kargs a = ka_begin(im, K_POOL_FWD);
+    ka_int(&a, N);
+    ka_int(&a, H);
+    ka_int(&a, W);
+    ka_int(&a, C);
+    ka_mem(&a, A->m);
+    ka_mem(&a, Y->m);
+    ka_mem(&a, argmax->m);
+    return launch1(im, &a, total, "maxpool_fwd");
+}
+
+static niti_status cl_maxpool_bwd(niti_backend *be, int N, int H, int W, int C, niti_buf *E,
+                                  niti_buf *argmax, niti_buf *Eprev)
+{
+    cl_impl *im = IMPL(be);
+    size_t total = (size_t)N * (size_t)H * (size_t)W * (size_t)C;
+    if (!total) return NITI_OK;
+    kargs a = ka_begin(im, K_POOL_BWD);
+    ka_int(&a, N);
+    ka_int(&a, H);
+    ka_int(&a, W);
+    ka_int(&a, C);
+    ka_mem(&a, E->m);
+    ka_mem(&a, argmax->m);
+    ka_mem(&a, Eprev->m);
+    return launch1(im, &a, total, "maxpool_bwd");
+}
+
+static niti_status cl_dropout(niti_backend *be, int N, int F, uint64_t seed, uint32_t t,
+                              uint32_t layer, niti_buf *in, niti_buf *out)
+{
+    cl_impl *im = IMPL(be);
+    if (N <= 0 || F <= 0) return NITI_OK;
+    kargs a = ka_begin(im, K_DROPOUT);
+    ka_int(&a, N);
+    ka_int(&a, F);
+    ka_ulong(&a, seed);
+    ka_uint(&a, t);
+    ka_uint(&a, layer);
+    ka_mem(&a, in->m);
+    ka_mem(&a, out->m);
+    return launch1(im, &a, (size_t)F, "dropout");
+}
+
+/* ---------------------------------------------------------------- loss */
+
+static niti_status cl_loss_bwd(niti_backend *be, int N, int C, niti_buf *logits, niti_buf *labels,
+                               niti_buf *scalars, int exp_base, int exp_slot, int e_out_slot,
+                               uint64_t seed, uint32_t t, niti_buf *q, niti_buf *err)
+{
+    cl_impl *im = IMPL(be);
+    if (e_out_slot < 0 || !check_slot(scalars, e_out_slot) || !check_slot(scalars, exp_slot))
+        return niti_fail(NITI_ERR_INVALID, "OpenCL loss_bwd: scalar slot out of range (%d, %d)",
+                         exp_slot, e_out_slot);
+    size_t nc = (size_t)(N > 0 ? N : 0) * (size_t)(C > 0 ? C : 0);
+    cl_mem qm;
+    if (q) qm = q->m;
+    else NITI_TRY(scratch(im, SCR_LOSSQ, nc * 8, &qm));
+    kargs a = ka_begin(im, K_LOSS);
+    ka_int(&a, N);
+    ka_int(&a, C);
+    ka_mem(&a, logits->m);
+    ka_mem(&a, labels->m);
+    ka_mem(&a, scalars->m);
+    ka_int(&a, exp_base);
+    ka_int(&a, exp_slot);
+    ka_int(&a, e_out_slot);
+    ka_ulong(&a, seed);
+    ka_uint(&a, t);
+    ka_mem(&a, qm);
+    ka_mem(&a, err->m);
+    size_t ls = im->red_wg < 64 ? im->red_wg : 64, gs = ls; /* one work-group */
+    return launch(im, &a, 1, &gs, &ls, "loss_bwd");
+}
+
+/* ---------------------------------------------------------------- update */
+
+static niti_status cl_update(niti_backend *be, size_t n, niti_buf *G, int mu, int decay,
+                             niti_buf *W, niti_buf *master, niti_buf *g_out)
+{
+    cl_impl *im = IMPL(be);
+    if (G->bytes < n * 8 || W->bytes < n || (master && master->bytes < n * 2) ||
+        (g_out && g_out->bytes < n))
+        return niti_fail(NITI_ERR_INVALID, "OpenCL update: buffers too small for %zu weights", n);
+    size_t groups = red_groups(im, n);
+    cl_mem p1, p2, dummy;
+    NITI_TRY(scratch(im, SCR_PART1, 256 * 8, &p1));
+    NITI_TRY(scratch(im, SCR_PART2, 256 * 8, &p2));
+    NITI_TRY(scratch(im, SCR_DUMMY, 8, &dummy));
+    NITI_TRY(max_abs(im, G->m, 1, n, groups, p1, "update"));
+    size_t gs = groups * im->red_wg, ls = im->red_wg;
+    if (decay) {
+        kargs d = ka_begin(im, K_DECAY);
+        ka_ulong(&d, n);
+        ka_mem(&d, G->m);
+        ka_mem(&d, W->m);
+        ka_mem(&d, p1);
+        ka_int(&d, (int)groups);
+        ka_mem(&d, p2);
+        NITI_TRY(launch(im, &d, 1, &gs, &ls, "update (decay)"));
+    }
+    kargs a = ka_begin(im, K_UPDATE);
+    ka_ulong(&a, n);
+    ka_mem(&a, G->m);
+    ka_mem(&a, decay ? p2 : p1);
+    ka_int(&a, (int)groups);
+    ka_int(&a, mu);
+    ka_mem(&a, W->m);
+    ka_mem(&a, master ? master->m : dummy);
+    ka_int(&a, master != NULL);
+    ka_mem(&a, g_out ? g_out->m : dummy);
+    ka_int(&a, g_out != NULL);
+    return launch(im, &a, 1, &gs, &ls, "update");
+}
+
+static const niti_backend_ops cl_ops = {
+    .destroy = cl_destroy,
+    .alloc = cl_alloc,
+    .release = cl_release,
+    .upload = cl_upload,
+    .download = cl_download,
+    .finish = cl_finish,
+    .conv_fwd = cl_conv_fwd,
+    .conv_dgrad = cl_conv_dgrad,
+    .conv_wgrad = cl_conv_wgrad,
+    .requant = cl_requant,
+    .relu_fwd = cl_relu_fwd,
+    .relu_bwd = cl_relu_bwd,
+    .maxpool_fwd = cl_maxpool_fwd,
+    .maxpool_bwd = cl_maxpool_bwd,
+    .dropout = cl_dropout,
+    .loss_bwd = cl_loss_bwd,
+    .update = cl_update,
+};
+
+/* ---------------------------------------------------------------- creation */
+
+int niti_cl_program_from_cache(const niti_backend *be)
+{
+    return be && be->ops == &cl_ops ? IMPL(be)->from_cache : -1;
+}
+
+const char *niti_cl_build_options(const niti_backend *be)
+{
+    return be && be->ops == &cl_ops ? IMPL(be)->options : "";
+}
+
+static niti_status build(cl_impl *im)
+{
+    const char *extra = getenv("NITI_CL_EXTRA_OPTIONS");
+    snprintf(im->options, sizeof im->options,
+             "-cl-std=CL1.2 -DNITI_TM=%d -DNITI_TN=%d -DNITI_TK=%d -DNITI_RM=%d -DNITI_RN=%d "
+             "-DNITI_RED_WG=%zu%s%.1000s",
+             im->t.TM, im->t.TN, im->t.TK, im->t.RM, im->t.RN, im->red_wg, extra ? " " : "",
+             extra ? extra : "");
+    niti_status s = niti_cl_build_program(im->ctx, &im->info, im->options, &im->prog,
+                                          &im->from_cache);
+    if (s != NITI_OK) return s;
+    for (int i = 0; i < K_COUNT; i++) {
+        cl_int err;
+        im->k[i] = clCreateKernel(im->prog, kernel_names[i], &err);
+        if (err != CL_SUCCESS) return niti_cl_fail(err, "clCreateKernel", kernel_names[i]);
+    }
+    return NITI_OK;
+}
+
+static void release_program(cl_impl *im)
+{
+    for (int i = 0; i < K_COUNT; i++)
+        if (im->k[i]) clReleaseKernel(im->k[i]), im->k[i] = NULL;
+    if (im->prog) clReleaseProgram(im->prog), im->prog = NULL;
+}
+
+static size_t kernel_wg(cl_impl *im, int kid)
+{
+    size_t wg = 0;
+    if (clGetKernelWorkGroupInfo(im->k[kid], im->info.device, CL_KERNEL_WORK_GROUP_SIZE,
+                                 sizeof wg, &wg, NULL) != CL_SUCCESS)
+        return 0;
+    return wg;
+}
 
 niti_status niti_backend_cl_create(const char *spec, niti_backend **out)
 {
-    (void)spec;
-    (void)out;
-    return niti_fail(NITI_ERR_UNSUPPORTED, "the OpenCL backend is not built yet");
-}
+    niti_cl_device_info info;
+    NITI_TRY(niti_cl_select(spec, &info));
+    niti_backend *be = calloc(1, sizeof *be);
+    cl_impl *im = calloc(1, sizeof *im);
+    if (!be || !im) {
+        free(be);
+        free(im);
+        return niti_fail(NITI_ERR_NOMEM, "OpenCL: backend");
+    }
+    be->ops = &cl_ops;
+    be->impl = im;
+    im->info = info;
+    snprintf(be->name, sizeof be->name, "%.120s: %.120s", info.platform_name, info.device_name);
+    snprintf(be->short_name, sizeof be->short_name, "cl%d:%d", info.pidx, info.didx);
 
-int niti_cl_list_devices(void *file)
-{
-    fprintf((FILE *)file, "no OpenCL support in this build\n");
-    return 0;
+    niti_status s = NITI_OK;
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)info.platform, 0};
+    im->ctx = clCreateContext(props, 1, &info.device, NULL, NULL, &err);
+    if (err != CL_SUCCESS) {
+        s = niti_cl_fail(err, "clCreateContext", be->name);
+        goto fail;
+    }
+    im->q = clCreateCommandQueue(im->ctx, info.device, 0, &err);
+    if (err != CL_SUCCESS) {
+        s = niti_cl_fail(err, "clCreateCommandQueue", be->name);
+        goto fail;
+    }
+    im->max_alloc = 0;
+    clGetDeviceInfo(info.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof im->max_alloc,
+                    &im->max_alloc, NULL);
+    if (!im->max_alloc) im->max_alloc = (cl_ulong)1 << 30;
+
+    /* Tile configurations, largest first; the first whose kernels fit the device is used. */
+    static const niti_cl_tiles configs[] = {{64, 64, 16, 4, 4}, {32, 32, 16, 4, 4}, {16, 16, 16, 2, 2}};
+    size_t ncfg = sizeof configs / sizeof configs[0];
+    niti_cl_tiles forced;
+    const char *tenv = getenv("NITI_CL_TILES");
+    int have_forced = tenv && sscanf(tenv, "%d,%d,%d,%d,%d", &forced.TM, &forced.TN, &forced.TK,
+                                     &forced.RM, &forced.RN) == 5;
+    for (size_t c = 0; c < (have_forced ? 1 : ncfg); c++) {
+        im->t = have_forced ? forced : configs[c];
+        size_t nt = (size_t)(im->t.TM / im->t.RM) * (size_t)(im->t.TN / im->t.RN);
+        if (!have_forced && nt > info.max_wg && c + 1 < ncfg) continue;
+        im->red_wg = 256;
+        while (im->red_wg > info.max_wg && im->red_wg > 1) im->red_wg /= 2;
+        s = build(im);
+        if (s != NITI_OK) goto fail;
+        if (kernel_wg(im, K_CONV_GEMM) >= nt && kernel_wg(im, K_CONV_WGRAD) >= nt &&
+            kernel_wg(im, K_CONV_GEMM_NC) >= nt && kernel_wg(im, K_CONV_WGRAD_NR) >= nt &&
+            kernel_wg(im, K_MAX_I64) >= im->red_wg && kernel_wg(im, K_REQUANT_I64) >= im->red_wg &&
+            kernel_wg(im, K_UPDATE) >= im->red_wg && kernel_wg(im, K_DECAY) >= im->red_wg)
+            break;
+        if (have_forced || c + 1 == ncfg) {
+            s = niti_fail(NITI_ERR_UNSUPPORTED,
+                          "OpenCL %s: the kernels do not fit the device's work-group limits",
+                          be->name);
+            goto fail;
+        }
+        release_program(im);
+    }
+    *out = be;
+    return NITI_OK;
+fail:
+    cl_destroy(be);
+    return s;
 }

@@ -13,7 +13,7 @@ endif()
 if(EXISTS ${NITI_DATA_DIR}/cifar10)
   add_test(NAME cross_backend_cifar_dropout_psr
            COMMAND test_cross_backend ${NITI_CROSS_DEVICE} cifar10 ${NITI_DATA_DIR} 6 16 niti21 psr
-                   "input 32x32x3\\;conv 16 k3 p1\\;relu\\;maxpool 2\\;conv 24 k5 p2\\;relu\\;maxpool 2\\;conv 32 k1 p0\\;relu\\;flatten\\;dropout\\;linear 64\\;relu\\;linear 10")
+                   ${CMAKE_CURRENT_SOURCE_DIR}/data/cifar_small.spec)
   set_tests_properties(cross_backend_cifar_dropout_psr
                        PROPERTIES ENVIRONMENT "${NITI_TEST_ENV}" SKIP_RETURN_CODE 77 LABELS cl)
 endif()

@@ -1,11 +1,37 @@
+/* niti devices: the OpenCL devices this machine offers, plus the always-present reference. */
 #include <stdio.h>
+#include <string.h>
 
+#include "backend.h"
 #include "cli.h"
+
+static void devices_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: niti devices\n\n"
+            "Lists every OpenCL device as P:D (platform and device index) with its platform, name,\n"
+            "type, driver, OpenCL C version, compute units, memory and the extensions niti cares\n"
+            "about, then the plain-C reference backend 'ref', which is always available.\n"
+            "Choose one for other commands with --device (or NITI_DEVICE): ref, cpu, gpu, P:D or a\n"
+            "case-insensitive part of the device name. The default is the first GPU, else the first\n"
+            "CPU, else ref.\n\n"
+            "options:\n"
+            "  -h, --help   this help\n\n"
+            "Exit status: 0 (also when no OpenCL platform is installed), 2 bad usage.\n");
+}
 
 int niti_cmd_devices(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "niti devices: not implemented yet\n");
-    return 2;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            devices_usage(stdout);
+            return 0;
+        }
+        cli_error("devices: unknown argument '%s' (see niti devices --help)", argv[i]);
+        return 2;
+    }
+    printf("OpenCL devices:\n");
+    niti_cl_list_devices(stdout);
+    printf("\nref  plain-C reference backend (always available; select with --device ref)\n");
+    return 0;
 }

@@ -1,0 +1,120 @@
+/* Contract primitives (shared/design/numerics.md) in OpenCL C 1.2, the same definitions as
+ * src/numerics.c. Right shifts only ever act on non-negative (unsigned) values; signs are applied
+ * to magnitudes. This file is concatenated first into the program (see src/cl_runtime.c). */
+#ifdef NITI_FORCE_BUILD_ERROR
+#error "niti: NITI_FORCE_BUILD_ERROR is defined (forced kernel build failure, a test hook)"
+#endif
+
+#ifndef NITI_RED_WG
+#define NITI_RED_WG 256 /* work-group size of the reductions */
+#endif
+
+/* |x| as a magnitude, defined for LONG_MIN too. */
+inline ulong niti_abs64(long x) { return x < 0 ? (ulong)0 - (ulong)x : (ulong)x; }
+
+inline int niti_clamp127(long x) { return x > 127 ? 127 : x < -127 ? -127 : (int)x; }
+
+/* Section 2: 0 if m == 0, else the smallest b >= 0 with m <= 2^b. */
+inline int niti_bw(ulong m) { return m <= 1 ? 0 : 64 - (int)clz(m - 1); }
+
+inline int niti_signed_q(long x, ulong q)
+{
+    if (q > 127) q = 127;
+    return x < 0 ? -(int)q : (int)q;
+}
+
+/* Section 3, s in [1, 63]. */
+inline int niti_shift_round(long x, int s)
+{
+    ulong a = niti_abs64(x);
+    ulong q = a >> s;
+    ulong r = a & ((1UL << s) - 1);
+    q += r >= (1UL << (s - 1)) ? 1 : 0;
+    return niti_signed_q(x, q);
+}
+
+inline int niti_shift_psr(long x, int s)
+{
+    ulong a = niti_abs64(x);
+    ulong q = a >> s;
+    ulong r = a & ((1UL << s) - 1);
+    int h = s >> 1;
+    ulong hi = r >> h;
+    ulong lo = r & ((1UL << h) - 1);
+    if (s & 1) lo <<= 1;
+    q += hi > lo ? 1 : 0;
+    return niti_signed_q(x, q);
+}
+
+inline int niti_shift_sr(long x, int s, ulong u)
+{
+    ulong a = niti_abs64(x);
+    ulong q = a >> s;
+    ulong r = a & ((1UL << s) - 1);
+    q += r > u ? 1 : 0;
+    return niti_signed_q(x, q);
+}
+
+/* Section 4. rule: 0 = niti21, 1 = niti20. */
+inline int niti_requant_shift(int bw, int rule)
+{
+    int s = bw - 7;
+    if (rule == 1) {
+        if (s == 1) return 2;
+        return s > 1 ? s : 0;
+    }
+    return s > 0 ? s : 0;
+}
+
+/* Section 7: -1 means g = 0, 0 means clamp127(G), s > 0 means psr(G, s). */
+inline int niti_gradquant_shift(int b, int mu)
+{
+    if (b == 0) return -1;
+    if (b - mu < 1) return 0;
+    return b - mu;
+}
+
+inline int niti_gradquant_apply(long G, int s)
+{
+    return s < 0 ? 0 : s == 0 ? niti_clamp127(G) : niti_shift_psr(G, s);
+}
+
+/* Section 7 weight decay: d = bw(G) - 15; W * 2^d or tdiv(W, 2^-d). */
+inline long niti_decay_term(int w, int bwG)
+{
+    int d = bwG - 15;
+    if (d >= 0) return (long)w * (1L << d);
+    if (d <= -8) return 0;
+    return (long)w / (1L << -d); /* OpenCL C integer division truncates toward zero, as C */
+}
+
+/* The final step of the two-stage max-|x| reduction, done redundantly by every work-group that
+ * needs the maximum: reduces np partial maxima into one (local scratch of NITI_RED_WG). */
+inline ulong niti_reduce_partials(__global const ulong *partials, int np, __local ulong *scratch)
+{
+    int lid = (int)get_local_id(0), lsz = (int)get_local_size(0);
+    ulong m = 0;
+    for (int i = lid; i < np; i += lsz) m = max(m, partials[i]);
+    scratch[lid] = m;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int off = lsz / 2; off > 0; off >>= 1) {
+        if (lid < off) scratch[lid] = max(scratch[lid], scratch[lid + off]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    m = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return m;
+}
+
+/* Work-group local reduction of per-item maxima; item 0 gets the result. */
+inline ulong niti_local_max(ulong m, __local ulong *scratch)
+{
+    int lid = (int)get_local_id(0), lsz = (int)get_local_size(0);
+    scratch[lid] = m;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int off = lsz / 2; off > 0; off >>= 1) {
+        if (lid < off) scratch[lid] = max(scratch[lid], scratch[lid + off]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    return scratch[0];
+}

@@ -1,0 +1,332 @@
+/* Convolution (contract section 5) as register-blocked, local-memory-tiled implicit GEMM.
+ * Linear layers are convs with H = W = k = 1.
+ *
+ *  niti_conv_gemm:   Y[m, n] = sum_kk im2col(X)[m, kk] * B[n, kk], m = (img, y, x), kk = (ky, kx, c).
+ *                    Forward: X = A, B = W [O, k*k*I]. Dgrad: X = E, B = the flipped/transposed
+ *                    weights (niti_wt_transpose), pad' = k-1-pad (it may be negative).
+ *                    Partial sums are int32; with several K splits (group id 2) each split writes
+ *                    its own int32 slice and niti_sum_splits_* adds them exactly. A split never
+ *                    covers more than 131056 terms, so |partial| <= 131056*128*128 < 2^31.
+ *  niti_conv_wgrad:  G[o, kk] = sum_m E[m, o] * im2col(A)[m, kk], int32 per split of m (same
+ *                    bound), written as int64; several splits are added by niti_sum_splits_i64.
+ *
+ * Work-group: (TN/RN) x (TM/RM) items, each owning RM x RN outputs strided by the work-group
+ * dims (so stores and local reads are unit-stride across neighbouring items). The reduction
+ * runs in chunks of TK staged in __local memory. */
+#ifndef NITI_TM
+#define NITI_TM 64
+#endif
+#ifndef NITI_TN
+#define NITI_TN 64
+#endif
+#ifndef NITI_TK
+#define NITI_TK 16
+#endif
+#ifndef NITI_RM
+#define NITI_RM 4
+#endif
+#ifndef NITI_RN
+#define NITI_RN 4
+#endif
+#define NITI_WGX (NITI_TN / NITI_RN)
+#define NITI_WGY (NITI_TM / NITI_RM)
+#define NITI_NT (NITI_WGX * NITI_WGY)
+#define NITI_LA (NITI_TM * NITI_TK / NITI_NT)
+#define NITI_LB (NITI_TN * NITI_TK / NITI_NT)
+
+#define NITI_INLINE inline __attribute__((always_inline))
+#define NITI_FAR (-1000000000) /* an offset that puts a row/column outside every image */
+
+/* One entry of the per-tile im2col table of the reduction index kk = (ky, kx, c): dy = ky - pad,
+ * dx = kx - pad and the element offset relative to the output pixel. Out of range: dy = FAR. */
+NITI_INLINE void niti_kk_entry(int kk, int ke, int Cin, int k, int Win, int pad, __local int *tbl,
+                               int slot)
+{
+    int dy = NITI_FAR, dx = 0, off = 0;
+    if (kk < ke) {
+        int t = kk / Cin, c = kk - t * Cin;
+        int ky = t / k, kx = t - ky * k;
+        dy = ky - pad;
+        dx = kx - pad;
+        off = (dy * Win + dx) * Cin + c;
+    }
+    tbl[slot] = dy;
+    tbl[NITI_TK + slot] = dx;
+    tbl[2 * NITI_TK + slot] = off;
+}
+
+/* The implicit-GEMM body, specialised by the constant tile sizes of each kernel below (always
+ * inlined, so the loops over RM/RN unroll into registers). */
+NITI_INLINE void niti_gemm_body(__global const char *X, __global const char *B, __global int *Y,
+                                int Hin, int Win, int Cin, int Hout, int Wout, int k, int pad,
+                                int M, int Ncol, int K, int kchunk, __local char *As,
+                                __local char *Bs, __local int *tbl, const int TM, const int TN,
+                                const int RM, const int RN)
+{
+    const int WGX = TN / RN, WGY = TM / RM, NT = WGX * WGY, LA = TM * NITI_TK / NT;
+    const int tx = (int)get_local_id(0), ty = (int)get_local_id(1);
+    const int lid = ty * WGX + tx;
+    const int m0 = (int)get_group_id(1) * TM, n0 = (int)get_group_id(0) * TN;
+    const int split = (int)get_group_id(2);
+    const int kb = split * kchunk, ke = min(K, kb + kchunk);
+    const int HWo = Hout * Wout;
+    const int kq = lid % NITI_TK; /* this item's column of every A tile */
+
+    /* The A rows this item loads never change: decompose them once. */
+    long a_pix[8];
+    int a_y[8], a_x[8];
+    for (int j = 0; j < LA; j++) {
+        int m = m0 + lid / NITI_TK + j * (NT / NITI_TK);
+        if (m < M) {
+            int img = m / HWo, r = m - img * HWo;
+            a_y[j] = r / Wout;
+            a_x[j] = r - a_y[j] * Wout;
+            a_pix[j] = (long)img * Hin * Win * Cin + ((long)a_y[j] * Win + a_x[j]) * Cin;
+        } else {
+            a_y[j] = NITI_FAR;
+            a_x[j] = 0;
+            a_pix[j] = 0;
+        }
+    }
+    if (lid < NITI_TK) niti_kk_entry(kb + lid, ke, Cin, k, Win, pad, tbl, lid);
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    int acc[4][4];
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < RN; j++) acc[i][j] = 0;
+
+    int cur = 0;
+    for (int k0 = kb; k0 < ke; k0 += NITI_TK) {
+        __local int *t = tbl + cur * 3 * NITI_TK;
+        int dy = t[kq], dx = t[NITI_TK + kq], off = t[2 * NITI_TK + kq];
+        for (int j = 0; j < LA; j++) {
+            int mm = lid / NITI_TK + j * (NT / NITI_TK);
+            int iy = a_y[j] + dy, ix = a_x[j] + dx;
+            As[kq * TM + mm] =
+                (iy >= 0 && iy < Hin && ix >= 0 && ix < Win) ? X[a_pix[j] + off] : (char)0;
+        }
+        for (int e = lid; e < TN * NITI_TK; e += NT) {
+            int nn = e / NITI_TK, q = e - nn * NITI_TK;
+            int kk = k0 + q, n = n0 + nn;
+            Bs[q * TN + nn] = (n < Ncol && kk < ke) ? B[(long)n * K + kk] : (char)0;
+        }
+        /* the table of the next tile, into the other half */
+        if (lid < NITI_TK)
+            niti_kk_entry(k0 + NITI_TK + lid, ke, Cin, k, Win, pad, tbl + (cur ^ 1) * 3 * NITI_TK,
+                          lid);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int q = 0; q < NITI_TK; q++) {
+            int a[4], b[4];
+            for (int i = 0; i < RM; i++) a[i] = As[q * TM + ty + i * WGY];
+            for (int j = 0; j < RN; j++) b[j] = Bs[q * TN + tx + j * WGX];
+            for (int i = 0; i < RM; i++)
+                for (int j = 0; j < RN; j++) acc[i][j] += a[i] * b[j];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        cur ^= 1;
+    }
+
+    __global int *Ys = Y + (long)split * M * Ncol;
+    for (int i = 0; i < RM; i++) {
+        int m = m0 + ty + i * WGY;
+        if (m >= M) continue;
+        for (int j = 0; j < RN; j++) {
+            int n = n0 + tx + j * WGX;
+            if (n < Ncol) Ys[(long)m * Ncol + n] = acc[i][j];
+        }
+    }
+}
+
+#define NITI_GEMM_ARGS                                                                             \
+    __global const char *X, __global const char *B, __global int *Y, int Hin, int Win, int Cin,   \
+        int Hout, int Wout, int k, int pad, int M, int Ncol, int K, int kchunk
+#define NITI_GEMM_PASS X, B, Y, Hin, Win, Cin, Hout, Wout, k, pad, M, Ncol, K, kchunk
+
+/* Wide tiles: TM x TN outputs, RM x RN per item. */
+__kernel __attribute__((reqd_work_group_size(NITI_WGX, NITI_WGY, 1))) void niti_conv_gemm(
+    NITI_GEMM_ARGS)
+{
+    __local char As[NITI_TK * NITI_TM];
+    __local char Bs[NITI_TK * NITI_TN];
+    __local int tbl[6 * NITI_TK];
+    niti_gemm_body(NITI_GEMM_PASS, As, Bs, tbl, NITI_TM, NITI_TN, NITI_RM, NITI_RN);
+}
+
+/* Narrow outputs (few columns: a classifier, the dgrad of a layer with few inputs): TM x WGX
+ * tiles, RM x 1 per item, the same work-group shape. */
+__kernel __attribute__((reqd_work_group_size(NITI_WGX, NITI_WGY, 1))) void niti_conv_gemm_nc(
+    NITI_GEMM_ARGS)
+{
+    __local char As[NITI_TK * NITI_TM];
+    __local char Bs[NITI_TK * NITI_WGX];
+    __local int tbl[6 * NITI_TK];
+    niti_gemm_body(NITI_GEMM_PASS, As, Bs, tbl, NITI_TM, NITI_WGX, NITI_RM, 1);
+}
+
+/* Wt[i, ky', kx', o] = W[o, k-1-ky', k-1-kx', i]: dgrad as a forward conv of E. */
+__kernel void niti_wt_transpose(__global const char *W, __global char *Wt, int O, int k, int I)
+{
+    ulong idx = get_global_id(0);
+    ulong total = (ulong)O * k * k * I;
+    if (idx >= total) return;
+    int o = (int)(idx % (ulong)O);
+    ulong r = idx / (ulong)O;
+    int kx = (int)(r % (ulong)k);
+    r /= (ulong)k;
+    int ky = (int)(r % (ulong)k);
+    int i = (int)(r / (ulong)k);
+    Wt[idx] = W[(((ulong)o * k + (k - 1 - ky)) * k + (k - 1 - kx)) * I + i];
+}
+
+/* out[i] = sum over S slices of part[s*MN + i], exactly (in int64). */
+__kernel void niti_sum_splits_to_i32(__global const int *part, int S, ulong MN, __global int *out)
+{
+    ulong i = get_global_id(0);
+    if (i >= MN) return;
+    long s = 0;
+    for (int j = 0; j < S; j++) s += part[(ulong)j * MN + i];
+    out[i] = (int)s;
+}
+
+__kernel void niti_sum_splits_to_i64(__global const int *part, int S, ulong MN, __global long *out)
+{
+    ulong i = get_global_id(0);
+    if (i >= MN) return;
+    long s = 0;
+    for (int j = 0; j < S; j++) s += part[(ulong)j * MN + i];
+    out[i] = s;
+}
+
+__kernel void niti_sum_splits_i64(__global const long *part, int S, ulong MN, __global long *out)
+{
+    ulong i = get_global_id(0);
+    if (i >= MN) return;
+    long s = 0;
+    for (int j = 0; j < S; j++) s += part[(ulong)j * MN + i];
+    out[i] = s;
+}
+
+/* One entry of the per-tile table of the reduction index m = (img, y, x) of wgrad. */
+NITI_INLINE void niti_m_entry(int m, int me, int HWo, int Wo, int H, int W, int I,
+                              __local long *base, __local int *ys, __local int *xs, int slot)
+{
+    int y = NITI_FAR, x = 0;
+    long b = 0;
+    if (m < me) {
+        int img = m / HWo, r = m - img * HWo;
+        y = r / Wo;
+        x = r - y * Wo;
+        b = (long)img * H * W * I + ((long)y * W + x) * I;
+    }
+    base[slot] = b;
+    ys[slot] = y;
+    xs[slot] = x;
+}
+
+NITI_INLINE void niti_wgrad_body(__global const char *A, __global const char *E, __global long *G,
+                                 int H, int W, int I, int Ho, int Wo, int k, int pad, int O, int K,
+                                 int M, int mchunk, __local char *Es, __local char *As,
+                                 __local long *tb, __local int *tyx, const int TM, const int TN,
+                                 const int RM, const int RN)
+{
+    const int WGX = TN / RN, WGY = TM / RM, NT = WGX * WGY;
+    const int tx = (int)get_local_id(0), ty = (int)get_local_id(1);
+    const int lid = ty * WGX + tx;
+    const int o0 = (int)get_group_id(1) * TM, c0 = (int)get_group_id(0) * TN;
+    const int split = (int)get_group_id(2);
+    const int mb = split * mchunk, me = min(M, mb + mchunk);
+    const int HWo = Ho * Wo;
+
+    /* The im2col column this item loads never changes (NT is a multiple of TN): decompose it. */
+    const int col = lid % TN, kk = c0 + col;
+    int b_dy = NITI_FAR, b_dx = 0, b_off = 0;
+    if (kk < K) {
+        int t = kk / I, c = kk - t * I;
+        int ky = t / k, kx = t - ky * k;
+        b_dy = ky - pad;
+        b_dx = kx - pad;
+        b_off = (b_dy * W + b_dx) * I + c;
+    }
+    const int orow = lid % TM, o_ok = o0 + orow < O;
+
+    if (lid < NITI_TK)
+        niti_m_entry(mb + lid, me, HWo, Wo, H, W, I, tb, tyx, tyx + NITI_TK, lid);
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    int acc[4][4];
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < RN; j++) acc[i][j] = 0;
+
+    int cur = 0;
+    for (int mt = mb; mt < me; mt += NITI_TK) {
+        __local long *tbase = tb + cur * NITI_TK;
+        __local int *tys = tyx + cur * 2 * NITI_TK, *txs = tys + NITI_TK;
+        for (int e = lid; e < TM * NITI_TK; e += NT) {
+            int mq = e / TM, m = mt + mq;
+            Es[mq * TM + orow] = (o_ok && m < me) ? E[(long)m * O + o0 + orow] : (char)0;
+        }
+        for (int e = lid; e < TN * NITI_TK; e += NT) {
+            int mq = e / TN;
+            int iy = tys[mq] + b_dy, ix = txs[mq] + b_dx;
+            As[mq * TN + col] =
+                (iy >= 0 && iy < H && ix >= 0 && ix < W) ? A[tbase[mq] + b_off] : (char)0;
+        }
+        if (lid < NITI_TK) {
+            int nxt = cur ^ 1;
+            niti_m_entry(mt + NITI_TK + lid, me, HWo, Wo, H, W, I, tb + nxt * NITI_TK,
+                         tyx + nxt * 2 * NITI_TK, tyx + nxt * 2 * NITI_TK + NITI_TK, lid);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int q = 0; q < NITI_TK; q++) {
+            int a[4], b[4];
+            for (int i = 0; i < RM; i++) a[i] = Es[q * TM + ty + i * WGY];
+            for (int j = 0; j < RN; j++) b[j] = As[q * TN + tx + j * WGX];
+            for (int i = 0; i < RM; i++)
+                for (int j = 0; j < RN; j++) acc[i][j] += a[i] * b[j];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        cur ^= 1;
+    }
+
+    __global long *Gs = G + (long)split * O * K;
+    for (int i = 0; i < RM; i++) {
+        int o = o0 + ty + i * WGY;
+        if (o >= O) continue;
+        for (int j = 0; j < RN; j++) {
+            int c = c0 + tx + j * WGX;
+            if (c < K) Gs[(long)o * K + c] = (long)acc[i][j];
+        }
+    }
+}
+
+#define NITI_WGRAD_ARGS                                                                            \
+    __global const char *A, __global const char *E, __global long *G, int H, int W, int I,       \
+        int Ho, int Wo, int k, int pad, int O, int K, int M, int mchunk
+#define NITI_WGRAD_PASS A, E, G, H, W, I, Ho, Wo, k, pad, O, K, M, mchunk
+
+__kernel __attribute__((reqd_work_group_size(NITI_WGX, NITI_WGY, 1))) void niti_conv_wgrad(
+    NITI_WGRAD_ARGS)
+{
+    __local char Es[NITI_TK * NITI_TM];
+    __local char As[NITI_TK * NITI_TN];
+    __local long tb[2 * NITI_TK];
+    __local int tyx[4 * NITI_TK];
+    niti_wgrad_body(NITI_WGRAD_PASS, Es, As, tb, tyx, NITI_TM, NITI_TN, NITI_RM, NITI_RN);
+}
+
+/* Few output rows (a classifier's O = 10): WGY x TN tiles, 1 x RN per item. */
+__kernel __attribute__((reqd_work_group_size(NITI_WGX, NITI_WGY, 1))) void niti_conv_wgrad_nr(
+    NITI_WGRAD_ARGS)
+{
+    __local char Es[NITI_TK * NITI_WGY];
+    __local char As[NITI_TK * NITI_TN];
+    __local long tb[2 * NITI_TK];
+    __local int tyx[4 * NITI_TK];
+    niti_wgrad_body(NITI_WGRAD_PASS, Es, As, tb, tyx, NITI_WGY, NITI_TN, 1, NITI_RN);
+}
+
+#if NITI_NT % NITI_TM != 0 || NITI_NT % NITI_TN != 0 || NITI_NT % NITI_TK != 0 ||                \
+    NITI_NT % NITI_WGY != 0 || (NITI_TM * NITI_TK) % NITI_NT != 0 || NITI_RM > 4 || NITI_RN > 4 ||  \
+    NITI_TM * NITI_TK / NITI_NT > 8
+#error "niti: unsupported conv tile configuration"
+#endif

@@ -1,0 +1,83 @@
+/* Elementwise ops: ReLU, 2x2 max-pool and the batch-shared dropout mask (contract section 5). */
+
+__kernel void niti_relu_fwd(ulong n, __global const char *A, __global char *Y)
+{
+    ulong i = get_global_id(0);
+    if (i >= n) return;
+    char a = A[i];
+    Y[i] = a > 0 ? a : (char)0;
+}
+
+/* Eprev may be E (each item reads its element before writing it). */
+__kernel void niti_relu_bwd(ulong n, __global const char *A, __global const char *E,
+                            __global char *Eprev)
+{
+    ulong i = get_global_id(0);
+    if (i >= n) return;
+    char e = E[i];
+    Eprev[i] = A[i] > 0 ? e : (char)0;
+}
+
+/* One item per output element (n, y, x, c); first maximum in row-major window order. */
+__kernel void niti_maxpool_fwd(int N, int H, int W, int C, __global const char *A,
+                               __global char *Y, __global uchar *argmax)
+{
+    int Ho = H / 2, Wo = W / 2;
+    ulong o = get_global_id(0);
+    ulong total = (ulong)N * Ho * Wo * C;
+    if (o >= total) return;
+    int c = (int)(o % (ulong)C);
+    ulong p = o / (ulong)C;
+    int x = (int)(p % (ulong)Wo);
+    p /= (ulong)Wo;
+    int y = (int)(p % (ulong)Ho);
+    int n = (int)(p / (ulong)Ho);
+    int best = -1000, arg = 0;
+    for (int d = 0; d < 4; d++) {
+        int v = A[(((ulong)n * H + 2 * y + d / 2) * W + 2 * x + d % 2) * C + c];
+        if (v > best) {
+            best = v;
+            arg = d;
+        }
+    }
+    Y[o] = (char)best;
+    argmax[o] = (uchar)arg;
+}
+
+/* One item per element of Eprev [N,H,W,C]: the window's error if this is its argmax, else 0
+ * (this also zeroes the dropped last row/column of odd sizes). */
+__kernel void niti_maxpool_bwd(int N, int H, int W, int C, __global const char *E,
+                               __global const uchar *argmax, __global char *Eprev)
+{
+    int Ho = H / 2, Wo = W / 2;
+    ulong i = get_global_id(0);
+    ulong total = (ulong)N * H * W * C;
+    if (i >= total) return;
+    int c = (int)(i % (ulong)C);
+    ulong p = i / (ulong)C;
+    int x = (int)(p % (ulong)W);
+    p /= (ulong)W;
+    int y = (int)(p % (ulong)H);
+    int n = (int)(p / (ulong)H);
+    char v = 0;
+    if (y < 2 * Ho && x < 2 * Wo) {
+        ulong o = (((ulong)n * Ho + y / 2) * Wo + x / 2) * C + c;
+        if (argmax[o] == (uchar)((y & 1) * 2 + (x & 1))) v = E[o];
+    }
+    Eprev[i] = v;
+}
+
+/* One item per feature j: the keep bit (Philox stream 2, tag = layer), applied to all N rows.
+ * out may be in. */
+__kernel void niti_dropout(int N, int F, ulong seed, uint t, uint layer, __global const char *in,
+                           __global char *out)
+{
+    int j = (int)get_global_id(0);
+    if (j >= F) return;
+    uint keep = niti_philox_x0(seed, (uint)j, t, 2u, layer) & 1u;
+    for (int n = 0; n < N; n++) {
+        ulong i = (ulong)n * F + j;
+        char v = in[i];
+        out[i] = keep ? v : (char)0;
+    }
+}
