@@ -105,6 +105,8 @@ struct niti_backend {
     char name[256];       /* "ref" or "<platform>: <device>" */
     char short_name[64];  /* "ref", "cl0:0" */
     void *impl;
+    size_t mem_in_use;    /* bytes of live buffers (kept by every backend's alloc/release) */
+    size_t mem_peak;      /* the most ever live at once */
 };
 
 niti_status niti_backend_ref_create(niti_backend **out);
@@ -118,6 +120,17 @@ int niti_cl_list_devices(void *file /* FILE* */);
 /* Resolves --device / NITI_DEVICE: "ref", or an OpenCL spec. NULL/"" = default: first GPU,
  * else first CPU, else ref with a notice on stderr. */
 /* niti_backend_open / niti_backend_close / niti_backend_name are public (niti.h). */
+
+/* Memory accounting, called by every backend's alloc/release. */
+static inline void niti_backend_count_alloc(niti_backend *be, size_t bytes)
+{
+    be->mem_in_use += bytes;
+    if (be->mem_in_use > be->mem_peak) be->mem_peak = be->mem_in_use;
+}
+static inline void niti_backend_count_release(niti_backend *be, size_t bytes)
+{
+    be->mem_in_use -= bytes < be->mem_in_use ? bytes : be->mem_in_use;
+}
 
 /* Helpers: allocate and upload in one call. */
 niti_status niti_buf_from_host(niti_backend *be, const void *src, size_t bytes, const char *what,

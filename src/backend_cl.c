@@ -180,14 +180,15 @@ static niti_status cl_alloc(niti_backend *be, size_t bytes, const char *what, ni
                                  : NITI_ERR_DEVICE,
                              "OpenCL %s: zero-filling %zu bytes for %s", be->short_name, bytes, w);
     }
+    niti_backend_count_alloc(be, bytes);
     *out = b;
     return NITI_OK;
 }
 
 static void cl_release(niti_backend *be, niti_buf *b)
 {
-    (void)be;
     if (!b) return;
+    niti_backend_count_release(be, b->bytes);
     if (b->m) clReleaseMemObject(b->m);
     free(b);
 }

@@ -22,7 +22,6 @@ static void ref_destroy(niti_backend *be) { free(be); }
 
 static niti_status ref_alloc(niti_backend *be, size_t bytes, const char *what, niti_buf **out)
 {
-    (void)be;
     niti_buf *b = calloc(1, sizeof *b);
     unsigned char *p = calloc(bytes ? bytes : 1, 1);
     if (!b || !p) {
@@ -33,14 +32,15 @@ static niti_status ref_alloc(niti_backend *be, size_t bytes, const char *what, n
     }
     b->bytes = bytes;
     b->p = p;
+    niti_backend_count_alloc(be, bytes);
     *out = b;
     return NITI_OK;
 }
 
 static void ref_release(niti_backend *be, niti_buf *b)
 {
-    (void)be;
     if (!b) return;
+    niti_backend_count_release(be, b->bytes);
     free(b->p);
     free(b);
 }
