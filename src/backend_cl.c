@@ -14,12 +14,22 @@ struct niti_buf {
     size_t bytes;
 };
 
-enum { SCR_WT, SCR_SPLIT, SCR_PART1, SCR_PART2, SCR_LOSSQ, SCR_DUMMY, SCR_COUNT };
+enum {
+    SCR_WT, SCR_SPLIT, SCR_PART1, SCR_PART2, SCR_LOSSQ, SCR_DUMMY, SCR_PACKA, SCR_PACKB, SCR_CSUM,
+    SCR_ZERO, SCR_COUNT
+};
+
+/* GEMM paths of conv/linear (NITI_GEMM): the tiled implicit GEMM (conv_i8.cl, GPUs), or packing
+ * + register-blocked micro-kernels for CPUs (gemm_cpu.cl): fp32-FMA "portable" or "vnni". */
+enum { GEMM_TILED, GEMM_PORTABLE, GEMM_VNNI };
+static const char *const gemm_names[] = {"tiled", "portable", "vnni"};
 
 enum {
     K_CONV_GEMM, K_WT_TRANSPOSE, K_SUM_TO_I32, K_SUM_TO_I64, K_SUM_I64, K_CONV_WGRAD, K_MAX_I32,
     K_MAX_I64, K_REQUANT_I32, K_REQUANT_I64, K_RELU_FWD, K_RELU_BWD, K_POOL_FWD, K_POOL_BWD,
-    K_DROPOUT, K_LOSS, K_DECAY, K_UPDATE, K_CONV_GEMM_NC, K_CONV_WGRAD_NR, K_COUNT
+    K_DROPOUT, K_LOSS, K_DECAY, K_UPDATE, K_CONV_GEMM_NC, K_CONV_WGRAD_NR, K_PACK_ROWS,
+    K_PACK_PANELS, K_PANEL_COLSUM, K_PACK_ET, K_PACK_IMCOL, K_WGRAD_REDUCE, K_VNNI_PROBE,
+    K_VNNI_4x4, K_VNNI_8x2, K_VNNI_12x1, K_F32_4x2, K_F32_6x1, K_COUNT
 };
 
 static const char *const kernel_names[K_COUNT] = {
@@ -27,10 +37,27 @@ static const char *const kernel_names[K_COUNT] = {
     "niti_sum_splits_i64", "niti_conv_wgrad", "niti_max_abs_i32",      "niti_max_abs_i64",
     "niti_requant_i32", "niti_requant_i64",  "niti_relu_fwd",          "niti_relu_bwd",
     "niti_maxpool_fwd", "niti_maxpool_bwd",  "niti_dropout",           "niti_loss_bwd",
-    "niti_update_decay", "niti_update_apply", "niti_conv_gemm_nc", "niti_conv_wgrad_nr"};
+    "niti_update_decay", "niti_update_apply", "niti_conv_gemm_nc", "niti_conv_wgrad_nr",
+    "niti_pack_rows", "niti_pack_panels", "niti_panel_colsum", "niti_pack_et", "niti_pack_imcol",
+    "niti_wgrad_reduce", "niti_vnni_probe", "niti_gemm_vnni_4x4", "niti_gemm_vnni_8x2",
+    "niti_gemm_vnni_12x1", "niti_gemm_f32_4x2", "niti_gemm_f32_6x1"};
+
+/* The GEMM path a kernel belongs to (-1: every path). */
+static int kernel_path(int kid)
+{
+    if (kid == K_VNNI_PROBE || (kid >= K_VNNI_4x4 && kid <= K_VNNI_12x1)) return GEMM_VNNI;
+    if (kid == K_F32_4x2 || kid == K_F32_6x1) return GEMM_PORTABLE;
+    return -1;
+}
 
 typedef struct cl_impl {
+    niti_backend *be;
     niti_cl_device_info info;
+    int gemm;        /* GEMM_* */
+    int gemm_forced; /* chosen by NITI_GEMM */
+    int profile;     /* NITI_CL_PROFILE */
+    double prof_ns[K_COUNT];
+    long prof_n[K_COUNT];
     cl_context ctx;
     cl_command_queue q;
     cl_program prog;
@@ -42,7 +69,7 @@ typedef struct cl_impl {
     char options[2048];
     struct {
         cl_mem m;
-        size_t bytes;
+        size_t bytes, grown;
     } scr[SCR_COUNT];
 } cl_impl;
 
@@ -93,8 +120,24 @@ static niti_status launch(cl_impl *im, kargs *a, cl_uint dims, const size_t *gs,
                           const char *op)
 {
     if (a->err != CL_SUCCESS) return niti_cl_fail(a->err, "clSetKernelArg", op);
-    cl_int err = clEnqueueNDRangeKernel(im->q, a->k, dims, NULL, gs, ls, 0, NULL, NULL);
+    cl_event ev = NULL;
+    cl_int err = clEnqueueNDRangeKernel(im->q, a->k, dims, NULL, gs, ls, 0, NULL,
+                                        im->profile ? &ev : NULL);
     if (err != CL_SUCCESS) return niti_cl_fail(err, "clEnqueueNDRangeKernel", op);
+    if (ev) { /* NITI_CL_PROFILE=1: per-kernel times, printed when the backend closes */
+        cl_ulong t0 = 0, t1 = 0;
+        clWaitForEvents(1, &ev);
+        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
+        clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
+        clReleaseEvent(ev);
+        for (int i = 0; i < K_COUNT; i++)
+            if (im->k[i] == a->k) {
+                im->prof_ns[i] += (double)(t1 - t0), im->prof_n[i]++;
+                if (im->profile > 1)
+                    fprintf(stderr, "profile %s %s %.3f ms\n", op, kernel_names[i],
+                            (double)(t1 - t0) * 1e-6);
+            }
+    }
     return NITI_OK;
 }
 
@@ -110,8 +153,11 @@ static niti_status scratch(cl_impl *im, int id, size_t bytes, cl_mem *out)
     if (!bytes) bytes = 8;
     if (im->scr[id].bytes < bytes) {
         if (im->scr[id].m) clReleaseMemObject(im->scr[id].m); /* kept alive by queued work */
+        niti_backend_count_release(im->be, im->scr[id].bytes);
         im->scr[id].m = NULL;
         im->scr[id].bytes = 0;
+        /* grow geometrically, so that slowly growing shapes do not reallocate every call */
+        if (bytes < im->scr[id].grown / 4 * 5) bytes = im->scr[id].grown / 4 * 5;
         cl_int err;
         cl_mem m = clCreateBuffer(im->ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
         if (err != CL_SUCCESS) {
@@ -121,6 +167,8 @@ static niti_status scratch(cl_impl *im, int id, size_t bytes, cl_mem *out)
         }
         im->scr[id].m = m;
         im->scr[id].bytes = bytes;
+        im->scr[id].grown = bytes;
+        niti_backend_count_alloc(im->be, bytes);
     }
     *out = im->scr[id].m;
     return NITI_OK;
@@ -135,6 +183,10 @@ static void cl_destroy(niti_backend *be)
     cl_impl *im = IMPL(be);
     if (im) {
         if (im->q) clFinish(im->q);
+        for (int i = 0; im->profile && i < K_COUNT; i++)
+            if (im->prof_n[i])
+                fprintf(stderr, "profile %-24s %8ld calls %10.3f ms\n", kernel_names[i],
+                        im->prof_n[i], im->prof_ns[i] * 1e-6);
         for (int i = 0; i < SCR_COUNT; i++)
             if (im->scr[i].m) clReleaseMemObject(im->scr[i].m);
         for (int i = 0; i < K_COUNT; i++)
@@ -232,6 +284,12 @@ static niti_status cl_finish(niti_backend *be)
 
 /* ---------------------------------------------------------------- conv */
 
+static niti_status cpu_conv(cl_impl *im, int mode, cl_mem X, cl_mem Wsrc, int Hin, int Win,
+                            int Cin, int Hout, int Wout, int k, int pad, int M, int Ncol, int K,
+                            int O, niti_buf *out, niti_dtype acc_t, const char *op);
+static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_mem E,
+                             niti_buf *G);
+
 /* Largest number of int8*int8 terms whose int32 partial sum is exact: n*128*128 < 2^31. */
 #define NITI_EXACT_TERMS 131071
 
@@ -312,6 +370,9 @@ static niti_status cl_conv_fwd(niti_backend *be, const niti_conv_geom *g, niti_b
 {
     NITI_TRY(check_acc_t(acc_t, "conv_fwd"));
     int M = g->N * g->Ho * g->Wo, K = g->k * g->k * g->I;
+    if (IMPL(be)->gemm != GEMM_TILED)
+        return cpu_conv(IMPL(be), 0, A->m, W->m, g->H, g->W, g->I, g->Ho, g->Wo, g->k, g->pad, M,
+                        g->O, K, g->O, acc, acc_t, "conv_fwd");
     return run_gemm(IMPL(be), A->m, W->m, g->H, g->W, g->I, g->Ho, g->Wo, g->k, g->pad, M, g->O,
                     K, acc, acc_t, "conv_fwd");
 }
@@ -321,8 +382,12 @@ static niti_status cl_conv_dgrad(niti_backend *be, const niti_conv_geom *g, niti
 {
     NITI_TRY(check_acc_t(acc_t, "conv_dgrad"));
     cl_impl *im = IMPL(be);
+    if (im->gemm != GEMM_TILED)
+        return cpu_conv(im, 1, E->m, W->m, g->Ho, g->Wo, g->O, g->H, g->W, g->k,
+                        g->k - 1 - g->pad, g->N * g->H * g->W, g->I, g->k * g->k * g->O, g->O,
+                        accE, acc_t, "conv_dgrad");
     size_t nw = (size_t)g->O * g->k * g->k * g->I;
-    cl_mem Wt;
+    cl_mem Wt = NULL;
     NITI_TRY(scratch(im, SCR_WT, nw, &Wt));
     kargs a = ka_begin(im, K_WT_TRANSPOSE);
     ka_mem(&a, W->m);
@@ -346,6 +411,7 @@ static niti_status cl_conv_wgrad(niti_backend *be, const niti_conv_geom *g, niti
     if (G->bytes < OK * 8)
         return niti_fail(NITI_ERR_INVALID, "OpenCL conv_wgrad: G has %zu bytes, need %zu",
                          G->bytes, OK * 8);
+    if (im->gemm != GEMM_TILED) return cpu_wgrad(im, g, A->m, E->m, G);
     /* Wide tiles, or narrow ones (TM = WGY, RM = 1) when they waste half the rows. */
     size_t wx = (size_t)(im->t.TN / im->t.RN), wy = (size_t)(im->t.TM / im->t.RM);
     int narrow = cdiv((size_t)g->O, wy) * wy * 2 <= cdiv((size_t)g->O, (size_t)im->t.TM) * im->t.TM;
@@ -379,6 +445,275 @@ static niti_status cl_conv_wgrad(niti_backend *be, const niti_conv_geom *g, niti
     ka_ulong(&r, OK);
     ka_mem(&r, G->m);
     return launch1(im, &r, OK, "conv_wgrad");
+}
+
+/* ---------------------------------------------------------------- CPU GEMM paths */
+
+/* A micro-kernel: RM rows x NV panels of 16 columns per work-item. */
+typedef struct mk_cfg {
+    int kid, RM, NV;
+} mk_cfg;
+
+static mk_cfg choose_mk(const cl_impl *im, int ncols)
+{
+    mk_cfg c;
+    if (im->gemm == GEMM_VNNI) {
+        if (ncols <= 16) c.kid = K_VNNI_12x1, c.RM = 12, c.NV = 1;
+        else if (ncols <= 32) c.kid = K_VNNI_8x2, c.RM = 8, c.NV = 2;
+        else c.kid = K_VNNI_4x4, c.RM = 4, c.NV = 4;
+    } else {
+        if (ncols <= 16) c.kid = K_F32_6x1, c.RM = 6, c.NV = 1;
+        else c.kid = K_F32_4x2, c.RM = 4, c.NV = 2;
+    }
+    return c;
+}
+
+/* Largest reduction chunk (terms) whose int32 partial sum is exact on both CPU paths. */
+#define NITI_CPU_CHUNK 65536
+
+/* Chunks of a reduction of kp4 groups of 4 terms: exact (<= NITI_CPU_CHUNK terms each) and, when
+ * the output has fewer than `want` work-items, split further for parallelism (but never below
+ * 1024 terms per chunk). */
+static void cpu_chunks(const cl_impl *im, size_t kp4, size_t items, int allow_par, int *S, int *kc4)
+{
+    size_t s = cdiv(kp4, NITI_CPU_CHUNK / 4);
+    size_t want = 8 * (size_t)(im->info.compute_units ? im->info.compute_units : 1);
+    if (allow_par && items * s < want) {
+        size_t par = cdiv(want, items), lim = kp4 / 256;
+        if (par > lim) par = lim;
+        if (par > s) s = par;
+    }
+    if (s < 1) s = 1;
+    size_t c = cdiv(kp4, s);
+    *kc4 = (int)c;
+    *S = (int)cdiv(kp4, c);
+}
+
+/* Launches a kernel of reqd_work_group_size 1 over `tasks` tasks, `per` tasks per work-item (POCL
+ * pays about a microsecond per work-group: a few hundred large ones, not millions of tiny ones).
+ * The kernel's last argument is per. */
+static niti_status launch_tasks(cl_impl *im, kargs *a, size_t tasks, const char *op)
+{
+    size_t cu = im->info.compute_units ? im->info.compute_units : 1;
+    size_t items = 64 * cu;
+    if (im->gemm == GEMM_TILED || !(im->info.type & CL_DEVICE_TYPE_CPU)) items = 65536;
+    size_t per = cdiv(tasks ? tasks : 1, items);
+    ka_int(a, (int)per);
+    size_t gs = cdiv(tasks ? tasks : 1, per), ls = 1;
+    return launch(im, a, 1, &gs, &ls, op);
+}
+
+/* The row operand of a micro-kernel, as an image view (see gemm_cpu.cl). */
+typedef struct row_view {
+    cl_mem X;
+    int Hin, Win, Cin, Hout, Wout, k, pad;
+    cl_uint xorv;
+} row_view;
+
+static row_view packed_view(cl_mem X, size_t Kp, cl_uint xorv)
+{
+    row_view v = {X, 1, 1, (int)Kp, 1, 1, 1, 0, xorv};
+    return v;
+}
+
+/* A zero-filled buffer of at least `bytes` bytes (the image view's padding). */
+static niti_status zeros(cl_impl *im, size_t bytes, cl_mem *out)
+{
+    int grow = im->scr[SCR_ZERO].bytes < (bytes ? bytes : 8);
+    NITI_TRY(scratch(im, SCR_ZERO, bytes, out));
+    if (grow) {
+        cl_uchar z = 0;
+        cl_int err = clEnqueueFillBuffer(im->q, *out, &z, 1, 0, im->scr[SCR_ZERO].bytes, 0, NULL,
+                                         NULL);
+        if (err != CL_SUCCESS) return niti_cl_fail(err, "clEnqueueFillBuffer", "zeros");
+    }
+    return NITI_OK;
+}
+
+/* Runs the micro-kernel: C[m, n] (+)= sum over the reduction of row(m) * B(n), rows Mst, Np panel
+ * columns (Nst valid), S chunks of kc4 groups of 4 terms. */
+static niti_status run_mk(cl_impl *im, mk_cfg c, const row_view *rv, cl_mem B, cl_mem csum,
+                          int use_csum, cl_mem C, int out64, int Mst, int Nst, int ldc,
+                          size_t cstride, int Kp4, int kc4, int Np, int S, const char *op)
+{
+    size_t pg = (size_t)Np / 16 / (size_t)c.NV;
+    size_t mb = cdiv((size_t)Mst, (size_t)c.RM);
+    size_t cu = im->info.compute_units ? im->info.compute_units : 1;
+    size_t rb = mb * pg * (size_t)S / (16 * cu);
+    if (rb < 1) rb = 1;
+    /* sub-chunks: B's sub-panel (NV x 16 columns) within 32 KiB; fp32 sums exact (<= 1024 terms) */
+    int kb4 = 512 / c.NV;
+    if (im->gemm == GEMM_PORTABLE && kb4 > 256) kb4 = 256;
+    if (im->gemm == GEMM_VNNI && kc4 <= 2 * kb4) kb4 = kc4; /* a short reduction: one pass */
+    cl_mem Z = NULL;
+    NITI_TRY(zeros(im, (size_t)rv->Cin, &Z));
+    kargs a = ka_begin(im, c.kid);
+    ka_mem(&a, rv->X);
+    ka_mem(&a, Z);
+    ka_int(&a, rv->Hin);
+    ka_int(&a, rv->Win);
+    ka_int(&a, rv->Cin);
+    ka_int(&a, rv->Hout);
+    ka_int(&a, rv->Wout);
+    ka_int(&a, rv->k);
+    ka_int(&a, rv->pad);
+    ka_uint(&a, rv->xorv);
+    ka_mem(&a, B);
+    ka_mem(&a, csum);
+    ka_int(&a, use_csum);
+    ka_mem(&a, C);
+    ka_int(&a, out64);
+    ka_int(&a, Mst);
+    ka_int(&a, Nst);
+    ka_int(&a, ldc);
+    cl_long cs = (cl_long)cstride;
+    ka_raw(&a, sizeof cs, &cs);
+    ka_int(&a, Kp4);
+    ka_int(&a, kc4);
+    ka_int(&a, kb4);
+    ka_int(&a, Np);
+    ka_int(&a, (int)rb);
+    size_t gs[3] = {pg, cdiv(mb, rb), (size_t)S}, ls[3] = {1, 1, 1};
+    return launch(im, &a, 3, gs, ls, op);
+}
+
+/* Forward (mode 0) and dgrad (mode 1): out[m, n] = sum_kk im2col(X)[m, kk] * B(n, kk). The
+ * row operand is read in place when Cin % 4 == 0, else packed (im2col) first. */
+static niti_status cpu_conv(cl_impl *im, int mode, cl_mem X, cl_mem Wsrc, int Hin, int Win,
+                            int Cin, int Hout, int Wout, int k, int pad, int M, int Ncol, int K,
+                            int O, niti_buf *out, niti_dtype acc_t, const char *op)
+{
+    size_t MN = (size_t)M * (size_t)Ncol;
+    if (out->bytes < MN * niti_dtype_size(acc_t))
+        return niti_fail(NITI_ERR_INVALID, "OpenCL %s: output buffer of %zu bytes, need %zu", op,
+                         out->bytes, MN * niti_dtype_size(acc_t));
+    int vnni = im->gemm == GEMM_VNNI;
+    cl_uint xorv = vnni ? 0x80808080u : 0;
+    mk_cfg c = choose_mk(im, Ncol);
+    size_t Kp = round_up((size_t)K, 4), Kp4 = Kp / 4;
+    size_t NP = round_up(cdiv((size_t)Ncol, 16), (size_t)c.NV), Np = NP * 16;
+    size_t items = cdiv((size_t)M, (size_t)c.RM) * (NP / (size_t)c.NV);
+    int S, kc4;
+    cpu_chunks(im, Kp4, items, 1, &S, &kc4);
+    cl_mem PA = NULL, PB = NULL, CS = NULL, Y = out->m;
+    NITI_TRY(scratch(im, SCR_PACKB, Np * Kp, &PB));
+    NITI_TRY(scratch(im, SCR_CSUM, Np * 4 * (size_t)S, &CS));
+    int direct = S == 1;
+    if (!direct) NITI_TRY(scratch(im, SCR_SPLIT, MN * 4 * (size_t)S, &Y));
+
+    row_view rv = {X, Hin, Win, Cin, Hout, Wout, k, pad, xorv};
+    if (Cin % 4 != 0) {
+        NITI_TRY(scratch(im, SCR_PACKA, (size_t)M * Kp, &PA));
+        kargs a = ka_begin(im, K_PACK_ROWS);
+        ka_mem(&a, X);
+        ka_mem(&a, PA);
+        ka_int(&a, Hin);
+        ka_int(&a, Win);
+        ka_int(&a, Cin);
+        ka_int(&a, Hout);
+        ka_int(&a, Wout);
+        ka_int(&a, k);
+        ka_int(&a, pad);
+        ka_int(&a, M);
+        ka_int(&a, M);
+        ka_int(&a, K);
+        ka_int(&a, (int)Kp);
+        ka_int(&a, vnni ? 0x80 : 0);
+        NITI_TRY(launch_tasks(im, &a, (size_t)M, op));
+        rv = packed_view(PA, Kp, 0);
+    }
+
+    kargs b = ka_begin(im, K_PACK_PANELS);
+    ka_mem(&b, Wsrc);
+    ka_mem(&b, PB);
+    ka_int(&b, mode);
+    ka_int(&b, Ncol);
+    ka_int(&b, K);
+    ka_int(&b, k);
+    ka_int(&b, O);
+    ka_int(&b, (int)Kp);
+    ka_int(&b, vnni);
+    ka_int(&b, (int)NP);
+    NITI_TRY(launch_tasks(im, &b, Kp4 * NP, op));
+
+    if (vnni) {
+        kargs cs = ka_begin(im, K_PANEL_COLSUM);
+        ka_mem(&cs, PB);
+        ka_mem(&cs, CS);
+        ka_int(&cs, (int)Kp4);
+        ka_int(&cs, kc4);
+        ka_int(&cs, (int)Np);
+        size_t gsc[2] = {Np, (size_t)S}, lsc[2] = {16, 1};
+        NITI_TRY(launch(im, &cs, 2, gsc, lsc, op));
+    }
+    NITI_TRY(run_mk(im, c, &rv, PB, CS, vnni, Y, direct && acc_t == NITI_I64, M, Ncol, Ncol, MN,
+                    (int)Kp4, kc4, (int)Np, S, op));
+    if (direct) return NITI_OK;
+    kargs r = ka_begin(im, acc_t == NITI_I64 ? K_SUM_TO_I64 : K_SUM_TO_I32);
+    ka_mem(&r, Y);
+    ka_int(&r, S);
+    ka_ulong(&r, MN);
+    ka_mem(&r, out->m);
+    return launch1(im, &r, MN, op);
+}
+
+/* G[o, kk] = sum_m E[m, o] * im2col(A)[m, kk]: rows o (plus the vnni "ones" row), columns kk. */
+static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_mem E, niti_buf *G)
+{
+    int M = g->N * g->Ho * g->Wo, K = g->k * g->k * g->I, O = g->O;
+    int vnni = im->gemm == GEMM_VNNI, rows = O + vnni;
+    mk_cfg c = choose_mk(im, K);
+    size_t Mp = round_up((size_t)M, 4), Mp4 = Mp / 4;
+    size_t NP = round_up(cdiv((size_t)K, 16), (size_t)c.NV), Np = NP * 16;
+    size_t items = cdiv((size_t)rows, (size_t)c.RM) * (NP / (size_t)c.NV);
+    int S, kc4;
+    cpu_chunks(im, Mp4, items, 1, &S, &kc4);
+    size_t RK = (size_t)rows * (size_t)K;
+    cl_mem PA = NULL, PB = NULL, P = NULL;
+    NITI_TRY(scratch(im, SCR_PACKA, (size_t)rows * Mp, &PA));
+    NITI_TRY(scratch(im, SCR_PACKB, Np * Mp, &PB));
+    NITI_TRY(scratch(im, SCR_SPLIT, RK * 4 * (size_t)S, &P));
+
+    kargs a = ka_begin(im, K_PACK_ET);
+    ka_mem(&a, E);
+    ka_mem(&a, PA);
+    ka_int(&a, M);
+    ka_int(&a, O);
+    ka_int(&a, rows);
+    ka_int(&a, (int)Mp);
+    ka_int(&a, vnni ? 0x80 : 0);
+    ka_int(&a, vnni);
+    NITI_TRY(launch_tasks(im, &a, Mp4, "conv_wgrad"));
+
+    kargs b = ka_begin(im, K_PACK_IMCOL);
+    ka_mem(&b, A);
+    ka_mem(&b, PB);
+    ka_int(&b, g->H);
+    ka_int(&b, g->W);
+    ka_int(&b, g->I);
+    ka_int(&b, g->Ho);
+    ka_int(&b, g->Wo);
+    ka_int(&b, g->k);
+    ka_int(&b, g->pad);
+    ka_int(&b, M);
+    ka_int(&b, (int)Mp);
+    ka_int(&b, K);
+    ka_int(&b, vnni);
+    ka_int(&b, (int)NP);
+    NITI_TRY(launch_tasks(im, &b, Mp4, "conv_wgrad"));
+
+    row_view rv = packed_view(PA, Mp, 0);
+    NITI_TRY(run_mk(im, c, &rv, PB, PA, 0, P, 0, rows, K, K, RK, (int)Mp4, kc4, (int)Np, S,
+                    "conv_wgrad"));
+    kargs r = ka_begin(im, K_WGRAD_REDUCE);
+    ka_mem(&r, P);
+    ka_int(&r, S);
+    ka_int(&r, O);
+    ka_int(&r, K);
+    ka_int(&r, vnni);
+    ka_mem(&r, G->m);
+    size_t gsr[2] = {round_up((size_t)K, 16), (size_t)O}, lsr[2] = {16, 1};
+    return launch(im, &r, 2, gsr, lsr, "conv_wgrad");
 }
 
 /* ---------------------------------------------------------------- requant */
@@ -416,7 +751,7 @@ static niti_status cl_requant(niti_backend *be, niti_buf *acc, niti_dtype acc_t,
         return niti_fail(NITI_ERR_INVALID, "OpenCL requant: buffers too small for %zu values", n);
     int is64 = acc_t == NITI_I64;
     size_t groups = red_groups(im, n);
-    cl_mem part;
+    cl_mem part = NULL;
     NITI_TRY(scratch(im, SCR_PART1, 256 * 8, &part));
     NITI_TRY(max_abs(im, acc->m, is64, n, groups, part, "requant"));
     kargs a = ka_begin(im, is64 ? K_REQUANT_I64 : K_REQUANT_I32);
@@ -521,7 +856,7 @@ static niti_status cl_loss_bwd(niti_backend *be, int N, int C, niti_buf *logits,
         return niti_fail(NITI_ERR_INVALID, "OpenCL loss_bwd: scalar slot out of range (%d, %d)",
                          exp_slot, e_out_slot);
     size_t nc = (size_t)(N > 0 ? N : 0) * (size_t)(C > 0 ? C : 0);
-    cl_mem qm;
+    cl_mem qm = NULL;
     if (q) qm = q->m;
     else NITI_TRY(scratch(im, SCR_LOSSQ, nc * 8, &qm));
     kargs a = ka_begin(im, K_LOSS);
@@ -551,7 +886,7 @@ static niti_status cl_update(niti_backend *be, size_t n, niti_buf *G, int mu, in
         (g_out && g_out->bytes < n))
         return niti_fail(NITI_ERR_INVALID, "OpenCL update: buffers too small for %zu weights", n);
     size_t groups = red_groups(im, n);
-    cl_mem p1, p2, dummy;
+    cl_mem p1 = NULL, p2 = NULL, dummy = NULL;
     NITI_TRY(scratch(im, SCR_PART1, 256 * 8, &p1));
     NITI_TRY(scratch(im, SCR_PART2, 256 * 8, &p2));
     NITI_TRY(scratch(im, SCR_DUMMY, 8, &dummy));
@@ -618,14 +953,18 @@ static niti_status build(cl_impl *im)
     const char *extra = getenv("NITI_CL_EXTRA_OPTIONS");
     snprintf(im->options, sizeof im->options,
              "-cl-std=CL1.2 -DNITI_TM=%d -DNITI_TN=%d -DNITI_TK=%d -DNITI_RM=%d -DNITI_RN=%d "
-             "-DNITI_RED_WG=%zu%s%.1000s",
-             im->t.TM, im->t.TN, im->t.TK, im->t.RM, im->t.RN, im->red_wg, extra ? " " : "",
-             extra ? extra : "");
+             "-DNITI_RED_WG=%zu%s%s%.1000s",
+             im->t.TM, im->t.TN, im->t.TK, im->t.RM, im->t.RN, im->red_wg,
+             im->gemm == GEMM_VNNI       ? " -DNITI_VNNI=1"
+             : im->gemm == GEMM_PORTABLE ? " -DNITI_PORTABLE=1"
+                                         : "",
+             extra ? " " : "", extra ? extra : "");
     niti_status s = niti_cl_build_program(im->ctx, &im->info, im->options, &im->prog,
                                           &im->from_cache);
     if (s != NITI_OK) return s;
     for (int i = 0; i < K_COUNT; i++) {
         cl_int err;
+        if (kernel_path(i) >= 0 && kernel_path(i) != im->gemm) continue;
         im->k[i] = clCreateKernel(im->prog, kernel_names[i], &err);
         if (err != CL_SUCCESS) return niti_cl_fail(err, "clCreateKernel", kernel_names[i]);
     }
@@ -648,41 +987,11 @@ static size_t kernel_wg(cl_impl *im, int kid)
     return wg;
 }
 
-niti_status niti_backend_cl_create(const char *spec, niti_backend **out)
+/* Builds the program for im->gemm with the largest tile configuration whose kernels fit. */
+static niti_status build_tiles(cl_impl *im, const char *name)
 {
-    niti_cl_device_info info;
-    NITI_TRY(niti_cl_select(spec, &info));
-    niti_backend *be = calloc(1, sizeof *be);
-    cl_impl *im = calloc(1, sizeof *im);
-    if (!be || !im) {
-        free(be);
-        free(im);
-        return niti_fail(NITI_ERR_NOMEM, "OpenCL: backend");
-    }
-    be->ops = &cl_ops;
-    be->impl = im;
-    im->info = info;
-    snprintf(be->name, sizeof be->name, "%.120s: %.120s", info.platform_name, info.device_name);
-    snprintf(be->short_name, sizeof be->short_name, "cl%d:%d", info.pidx, info.didx);
-
+    niti_cl_device_info info = im->info;
     niti_status s = NITI_OK;
-    cl_int err;
-    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)info.platform, 0};
-    im->ctx = clCreateContext(props, 1, &info.device, NULL, NULL, &err);
-    if (err != CL_SUCCESS) {
-        s = niti_cl_fail(err, "clCreateContext", be->name);
-        goto fail;
-    }
-    im->q = clCreateCommandQueue(im->ctx, info.device, 0, &err);
-    if (err != CL_SUCCESS) {
-        s = niti_cl_fail(err, "clCreateCommandQueue", be->name);
-        goto fail;
-    }
-    im->max_alloc = 0;
-    clGetDeviceInfo(info.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof im->max_alloc,
-                    &im->max_alloc, NULL);
-    if (!im->max_alloc) im->max_alloc = (cl_ulong)1 << 30;
-
     /* Tile configurations, largest first; the first whose kernels fit the device is used. */
     static const niti_cl_tiles configs[] = {{64, 64, 16, 4, 4}, {32, 32, 16, 4, 4}, {16, 16, 16, 2, 2}};
     size_t ncfg = sizeof configs / sizeof configs[0];
@@ -697,7 +1006,7 @@ niti_status niti_backend_cl_create(const char *spec, niti_backend **out)
         im->red_wg = 256;
         while (im->red_wg > info.max_wg && im->red_wg > 1) im->red_wg /= 2;
         s = build(im);
-        if (s != NITI_OK) goto fail;
+        if (s != NITI_OK) return s;
         if (kernel_wg(im, K_CONV_GEMM) >= nt && kernel_wg(im, K_CONV_WGRAD) >= nt &&
             kernel_wg(im, K_CONV_GEMM_NC) >= nt && kernel_wg(im, K_CONV_WGRAD_NR) >= nt &&
             kernel_wg(im, K_MAX_I64) >= im->red_wg && kernel_wg(im, K_REQUANT_I64) >= im->red_wg &&
@@ -706,10 +1015,137 @@ niti_status niti_backend_cl_create(const char *spec, niti_backend **out)
         if (have_forced || c + 1 == ncfg) {
             s = niti_fail(NITI_ERR_UNSUPPORTED,
                           "OpenCL %s: the kernels do not fit the device's work-group limits",
-                          be->name);
-            goto fail;
+                          name);
+            return s;
         }
         release_program(im);
+    }
+    return NITI_OK;
+}
+
+/* NITI_GEMM (auto | vnni | portable | tiled) and the device's capabilities. */
+static niti_status choose_gemm(cl_impl *im, const char *name)
+{
+    const char *e = getenv("NITI_GEMM");
+    int is_cpu = (im->info.type & CL_DEVICE_TYPE_CPU) && !(im->info.type & CL_DEVICE_TYPE_GPU);
+    int can_vnni = is_cpu && niti_cl_host_vnni();
+    im->gemm_forced = 0;
+    if (!e || !*e || !strcmp(e, "auto")) {
+        im->gemm = can_vnni ? GEMM_VNNI : is_cpu ? GEMM_PORTABLE : GEMM_TILED;
+        return NITI_OK;
+    }
+    im->gemm_forced = 1;
+    if (!strcmp(e, "tiled")) im->gemm = GEMM_TILED;
+    else if (!strcmp(e, "portable")) im->gemm = GEMM_PORTABLE;
+    else if (!strcmp(e, "vnni")) {
+        if (!can_vnni)
+            return niti_fail(NITI_ERR_UNSUPPORTED,
+                             "OpenCL %s: NITI_GEMM=vnni needs a CPU device on a host whose CPU "
+                             "has AVX-512 VNNI (%s)",
+                             name, is_cpu ? "this host CPU lacks avx512_vnni or the OS does not "
+                                            "enable AVX-512"
+                                          : "this is not a CPU device");
+        im->gemm = GEMM_VNNI;
+    } else
+        return niti_fail(NITI_ERR_INVALID,
+                         "NITI_GEMM=\"%.60s\": expected auto, vnni, portable or tiled", e);
+    return NITI_OK;
+}
+
+/* Runs the vpdpbusd probe kernel: is the operand order right and does the device execute it? */
+static int vnni_probe_ok(cl_impl *im)
+{
+    cl_uchar a[4] = {200, 1, 255, 0};
+    cl_char b[64];
+    cl_int out[16], err, err2, err3;
+    for (int i = 0; i < 64; i++) b[i] = (cl_char)(i * 7 - 100);
+    cl_mem A = clCreateBuffer(im->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, 4, a, &err);
+    cl_mem B = clCreateBuffer(im->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, 64, b, &err2);
+    cl_mem O = clCreateBuffer(im->ctx, CL_MEM_WRITE_ONLY, 64, NULL, &err3);
+    int ok = err == CL_SUCCESS && err2 == CL_SUCCESS && err3 == CL_SUCCESS;
+    if (ok) {
+        kargs k = ka_begin(im, K_VNNI_PROBE);
+        ka_mem(&k, A);
+        ka_mem(&k, B);
+        ka_mem(&k, O);
+        size_t one = 1;
+        ok = launch(im, &k, 1, &one, &one, "vnni probe") == NITI_OK &&
+             clEnqueueReadBuffer(im->q, O, CL_TRUE, 0, sizeof out, out, 0, NULL, NULL) ==
+                 CL_SUCCESS;
+    }
+    for (int l = 0; ok && l < 16; l++) {
+        int want = 5;
+        for (int q = 0; q < 4; q++) want += a[q] * b[4 * l + q];
+        if (out[l] != want) ok = 0;
+    }
+    if (A) clReleaseMemObject(A);
+    if (B) clReleaseMemObject(B);
+    if (O) clReleaseMemObject(O);
+    return ok;
+}
+
+niti_status niti_backend_cl_create(const char *spec, niti_backend **out)
+{
+    niti_cl_device_info info;
+    NITI_TRY(niti_cl_select(spec, &info));
+    niti_backend *be = calloc(1, sizeof *be);
+    cl_impl *im = calloc(1, sizeof *im);
+    if (!be || !im) {
+        free(be);
+        free(im);
+        return niti_fail(NITI_ERR_NOMEM, "OpenCL: backend");
+    }
+    be->ops = &cl_ops;
+    be->impl = im;
+    im->be = be;
+    im->info = info;
+    snprintf(be->name, sizeof be->name, "%.120s: %.120s", info.platform_name, info.device_name);
+    snprintf(be->short_name, sizeof be->short_name, "cl%d:%d", info.pidx, info.didx);
+
+    niti_status s = NITI_OK;
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)info.platform, 0};
+    im->ctx = clCreateContext(props, 1, &info.device, NULL, NULL, &err);
+    if (err != CL_SUCCESS) {
+        s = niti_cl_fail(err, "clCreateContext", be->name);
+        goto fail;
+    }
+    im->profile = getenv("NITI_CL_PROFILE") ? atoi(getenv("NITI_CL_PROFILE")) : 0;
+    im->q = clCreateCommandQueue(im->ctx, info.device,
+                                 im->profile ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
+    if (err != CL_SUCCESS) {
+        s = niti_cl_fail(err, "clCreateCommandQueue", be->name);
+        goto fail;
+    }
+    im->max_alloc = 0;
+    clGetDeviceInfo(info.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof im->max_alloc,
+                    &im->max_alloc, NULL);
+    if (!im->max_alloc) im->max_alloc = (cl_ulong)1 << 30;
+
+    s = choose_gemm(im, be->name);
+    if (s != NITI_OK) goto fail;
+    s = build_tiles(im, be->name);
+    if (im->gemm == GEMM_VNNI && (s != NITI_OK || !vnni_probe_ok(im))) {
+        if (im->gemm_forced) {
+            if (s == NITI_OK)
+                s = niti_fail(NITI_ERR_UNSUPPORTED,
+                              "OpenCL %s: NITI_GEMM=vnni: the vpdpbusd probe kernel gives wrong "
+                              "results on this device",
+                              be->name);
+            else
+                s = niti_fail_ctx(s, "OpenCL %s: NITI_GEMM=vnni: the kernels with inline "
+                                     "vpdpbusd do not build",
+                                  be->name);
+            goto fail;
+        }
+        release_program(im); /* auto: the portable CPU path instead */
+        im->gemm = GEMM_PORTABLE;
+        s = build_tiles(im, be->name);
+    }
+    if (s != NITI_OK) goto fail;
+    {
+        size_t len = strlen(be->name);
+        snprintf(be->name + len, sizeof be->name - len, " [gemm: %s]", gemm_names[im->gemm]);
     }
     *out = be;
     return NITI_OK;

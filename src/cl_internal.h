@@ -48,6 +48,13 @@ niti_status niti_cl_build_program(cl_context ctx, const niti_cl_device_info *inf
 /* The cache directory ("" when disabled). */
 void niti_cl_cache_dir(char *buf, size_t size);
 
+/* Whether the host CPU executes AVX-512 VNNI (cpuid leaf 7 ECX bit 11 with AVX-512F, and the OS
+ * saves the AVX-512 state). The vnni GEMM path also needs a probe kernel to pass on the device. */
+int niti_cl_host_vnni(void);
+/* The GEMM path NITI_GEMM=auto would choose for a device before the probe: "vnni", "portable" or
+ * "tiled". */
+const char *niti_cl_default_gemm(const niti_cl_device_info *info);
+
 /* Test hooks: whether the backend's program was loaded from the binary cache, and its build
  * options. */
 int niti_cl_program_from_cache(const niti_backend *be);

@@ -13,6 +13,10 @@
 #include "error.h"
 #include "niti_kernels.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #ifndef CL_PLATFORM_NOT_FOUND_KHR
 #define CL_PLATFORM_NOT_FOUND_KHR -1001
 #endif
@@ -53,6 +57,30 @@ niti_status niti_cl_fail(cl_int err, const char *call, const char *what)
                         : NITI_ERR_DEVICE;
     return niti_fail(s, "OpenCL: %s: %s failed: %s (%d)", what ? what : "?", call,
                      niti_cl_error_name(err), (int)err);
+}
+
+/* ---------------------------------------------------------------- host capabilities */
+
+int niti_cl_host_vnni(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return 0; /* OSXSAVE */
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    if ((lo & 0xE6) != 0xE6) return 0; /* XMM, YMM, opmask, ZMM_Hi256, Hi16_ZMM enabled */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b & (1u << 16)) && (b & (1u << 30)) && (c & (1u << 11)); /* avx512f, bw, vnni */
+#else
+    return 0;
+#endif
+}
+
+const char *niti_cl_default_gemm(const niti_cl_device_info *info)
+{
+    int is_cpu = (info->type & CL_DEVICE_TYPE_CPU) && !(info->type & CL_DEVICE_TYPE_GPU);
+    return is_cpu ? (niti_cl_host_vnni() ? "vnni" : "portable") : "tiled";
 }
 
 /* ---------------------------------------------------------------- enumeration */
@@ -219,8 +247,14 @@ int niti_cl_list_devices(void *file)
                 any = 1;
             }
         fprintf(f, "%s\n", any ? "" : " (none of interest)");
+        const char *ge = getenv("NITI_GEMM");
+        fprintf(f, "     conv/linear GEMM path: %s%s%s\n", niti_cl_default_gemm(d),
+                !strcmp(niti_cl_default_gemm(d), "vnni")
+                    ? " (host CPU has avx512_vnni; confirmed by a probe kernel when opened)"
+                    : "",
+                ge && *ge && strcmp(ge, "auto") ? " (NITI_GEMM overrides it)" : "");
         fprintf(f, "     %s (select with --device %d:%d)\n",
-                usable(d) ? "usable: portable int8 tiled kernels"
+                usable(d) ? "usable: int8 kernels"
                           : "NOT usable by niti (needs OpenCL C >= 1.2 and an online compiler)",
                 d->pidx, d->didx);
     }

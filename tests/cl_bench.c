@@ -1,5 +1,5 @@
 /* Rough timings of the OpenCL conv kernels on LeNet/VGG-like shapes (run by hand):
- *   cl_bench [device] [reps]
+ *   cl_bench [device] [reps] [shape-name substring]   (NITI_BENCH_VGG_BATCH, default 64)
  * Prints ms per call and GOPS (2 ops per multiply-accumulate) for fwd, dgrad and wgrad. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,16 +24,22 @@ int main(int argc, char **argv)
     }
     int reps = argc > 2 ? atoi(argv[2]) : 3;
     printf("device: %s\n", be->name);
+    int vb = getenv("NITI_BENCH_VGG_BATCH") ? atoi(getenv("NITI_BENCH_VGG_BATCH")) : 64;
+    const char *only = argc > 3 ? argv[3] : NULL;
     struct { const char *name; int N, H, W, I, O, k, pad; } shapes[] = {
-        {"vgg conv3x3 128->128 32x32 b32", 32, 32, 32, 128, 128, 3, 1},
-        {"vgg conv3x3 3->128 32x32 b32", 32, 32, 32, 3, 128, 3, 1},
-        {"vgg conv3x3 256->256 16x16 b32", 32, 16, 16, 256, 256, 3, 1},
         {"lenet conv5x5 1->20 28x28 b64", 64, 28, 28, 1, 20, 5, 0},
         {"lenet conv5x5 20->50 12x12 b64", 64, 12, 12, 20, 50, 5, 0},
         {"linear 800->500 b64", 64, 1, 1, 800, 500, 1, 0},
-        {"linear 8192->1024 b32", 32, 1, 1, 8192, 1024, 1, 0},
+        {"linear 500->10 b64", 64, 1, 1, 500, 10, 1, 0},
+        {"vgg conv3x3 3->128 32x32", vb, 32, 32, 3, 128, 3, 1},
+        {"vgg conv3x3 128->128 32x32", vb, 32, 32, 128, 128, 3, 1},
+        {"vgg conv3x3 256->256 16x16", vb, 16, 16, 256, 256, 3, 1},
+        {"vgg conv3x3 512->512 8x8", vb, 8, 8, 512, 512, 3, 1},
+        {"linear 8192->1024", vb, 1, 1, 8192, 1024, 1, 0},
     };
+    if (strstr(shapes[4].name, "vgg")) printf("VGG/big-linear batch %d (NITI_BENCH_VGG_BATCH)\n", vb);
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        if (only && !strstr(shapes[s].name, only)) continue;
         niti_conv_geom g;
         niti_conv_geom_init(&g, shapes[s].N, shapes[s].H, shapes[s].W, shapes[s].I, shapes[s].O,
                             shapes[s].k, shapes[s].pad);
