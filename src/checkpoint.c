@@ -175,9 +175,18 @@ static niti_status load_state(const niti_st *st, niti_run_state *rs)
         return niti_fail(NITI_ERR_FORMAT, "metadata 'dataset' is too long");
     strcpy(rs->dataset, v);
     NITI_TRY(meta_str(st, "seed", &v));
-    char *end;
-    unsigned long long seed = strtoull(v, &end, 10);
-    if (!*v || *end || *v == '-') return niti_fail(NITI_ERR_FORMAT, "metadata 'seed' = '%s'", v);
+    /* Decimal digits only, and no overflow: strtoull alone would accept " 5" or "+5" and
+     * saturate "99999999999999999999" to UINT64_MAX silently (a different run). */
+    uint64_t seed = 0;
+    int seed_ok = *v != 0;
+    for (const char *p = v; seed_ok && *p; p++) {
+        unsigned dgt = (unsigned)(*p - '0');
+        if (*p < '0' || *p > '9' || seed > (UINT64_MAX - dgt) / 10) seed_ok = 0;
+        else seed = seed * 10 + dgt;
+    }
+    if (!seed_ok)
+        return niti_fail(NITI_ERR_FORMAT, "metadata 'seed' = '%s' is not a 64-bit unsigned "
+                         "decimal integer", v);
     rs->cfg.seed = seed;
     NITI_TRY(meta_int_range(st, "weight_decay", 0, 1, &x));
     rs->cfg.weight_decay = (int)x;
@@ -197,22 +206,27 @@ static niti_status load_state(const niti_st *st, niti_run_state *rs)
     return NITI_OK;
 }
 
-static niti_status load_weights(const niti_st *st, niti_net *net, int master16)
+/* The shape a layer's weight (and master) tensor must have: [O,k,k,I] or [O,F]. */
+static int weight_shape(const niti_layer_spec *s, int64_t want[4])
 {
-    const niti_model_spec *m = niti_net_model(net);
+    if (s->kind == NITI_LAYER_CONV) {
+        want[0] = s->out_ch, want[1] = s->k, want[2] = s->k, want[3] = s->in_c;
+        return 4;
+    }
+    want[0] = s->out_ch, want[1] = s->in_c;
+    return 2;
+}
+
+/* Device-free: every weight (and, with master16, master) tensor exists with the dtype and shape
+ * the model needs, and every weight exponent is present and in range. */
+static niti_status check_weights(const niti_st *st, const niti_model_spec *m, int master16)
+{
     char key[64];
     for (int l = 0; l < m->n_layers; l++) {
         const niti_layer_spec *s = &m->layers[l];
         if (!niti_layer_has_weights(s)) continue;
         int64_t want[4];
-        int nd;
-        if (s->kind == NITI_LAYER_CONV) {
-            want[0] = s->out_ch, want[1] = s->k, want[2] = s->k, want[3] = s->in_c;
-            nd = 4;
-        } else {
-            want[0] = s->out_ch, want[1] = s->in_c;
-            nd = 2;
-        }
+        int nd = weight_shape(s, want);
         const char *names[2] = {"weight", "master"};
         for (int which = 0; which < (master16 ? 2 : 1); which++) {
             snprintf(key, sizeof key, "L%d.%s", l, names[which]);
@@ -222,8 +236,8 @@ static niti_status load_weights(const niti_st *st, niti_net *net, int master16)
             int ok = t->dtype == dt && t->ndim == nd;
             for (int d = 0; ok && d < nd; d++) ok = t->shape[d] == want[d];
             if (!ok) {
-                char got[128] = "", exp[128] = "";
-                for (int d = 0; d < t->ndim && d < 8; d++)
+                char got[256] = "", exp[128] = "";
+                for (int d = 0; d < t->ndim && d < NITI_ST_MAX_DIMS; d++)
                     snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "," : "",
                              (long long)t->shape[d]);
                 for (int d = 0; d < nd; d++)
@@ -233,37 +247,58 @@ static niti_status load_weights(const niti_st *st, niti_net *net, int master16)
                                  "tensor '%s' is %s [%s]; the model's layer %d needs %s [%s]", key,
                                  niti_dtype_name(t->dtype), got, l, niti_dtype_name(dt), exp);
             }
-            if (which == 0) {
-                int64_t e;
-                snprintf(key, sizeof key, "L%d.weight_exp", l);
-                NITI_TRY(niti_st_meta_int(st, key, &e));
-                if (e < -64 || e > 64)
-                    return niti_fail(NITI_ERR_FORMAT, "metadata '%s' = %lld", key, (long long)e);
-                NITI_TRY(niti_net_set_weights(net, l, t->data, (int)e));
-            } else {
-                NITI_TRY(niti_net_set_master(net, l, t->data));
-            }
+        }
+        int64_t e;
+        snprintf(key, sizeof key, "L%d.weight_exp", l);
+        NITI_TRY(niti_st_meta_int(st, key, &e));
+        if (e < -64 || e > 64)
+            return niti_fail(NITI_ERR_FORMAT, "metadata '%s' = %lld", key, (long long)e);
+    }
+    return NITI_OK;
+}
+
+/* Copies the (already checked) weights into the network. */
+static niti_status load_weights(const niti_st *st, niti_net *net, int master16)
+{
+    const niti_model_spec *m = niti_net_model(net);
+    char key[64];
+    for (int l = 0; l < m->n_layers; l++) {
+        const niti_layer_spec *s = &m->layers[l];
+        if (!niti_layer_has_weights(s)) continue;
+        int64_t e;
+        snprintf(key, sizeof key, "L%d.weight_exp", l);
+        NITI_TRY(niti_st_meta_int(st, key, &e));
+        snprintf(key, sizeof key, "L%d.weight", l);
+        const niti_st_tensor *t = niti_st_find(st, key);
+        if (!t) return niti_fail(NITI_ERR_FORMAT, "tensor '%s' is missing", key);
+        NITI_TRY(niti_net_set_weights(net, l, t->data, (int)e));
+        if (master16) {
+            snprintf(key, sizeof key, "L%d.master", l);
+            t = niti_st_find(st, key);
+            if (!t) return niti_fail(NITI_ERR_FORMAT, "tensor '%s' is missing", key);
+            NITI_TRY(niti_net_set_master(net, l, t->data));
         }
     }
     return NITI_OK;
 }
 
-niti_status niti_checkpoint_load(const char *path, niti_backend *be, int max_batch,
-                                 niti_net **net_out, niti_run_state *rs_out)
+niti_status niti_checkpoint_validate(const niti_st *st, int verify_checksum,
+                                     niti_run_state *rs_out, niti_model_spec **model_out)
 {
-    niti_st *st = NULL;
-    niti_status s = niti_st_read(path, &st);
-    if (s != NITI_OK) return s;
+    if (model_out) *model_out = NULL;
+    if (!st) return niti_fail(NITI_ERR_INVALID, "niti_checkpoint_validate: no container");
     niti_run_state rs;
     niti_model_spec *model = NULL;
-    niti_net *net = NULL;
-    const char *sum = niti_st_meta_get(st, "checksum");
-    char want[32];
-    snprintf(want, sizeof want, "%016" PRIx64, st_checksum(st));
-    if (!sum) s = niti_fail(NITI_ERR_FORMAT, "metadata 'checksum' is missing");
-    else if (strcmp(sum, want))
-        s = niti_fail(NITI_ERR_FORMAT, "checksum mismatch (file says %s, tensors give %s): the "
-                                       "file is damaged", sum, want);
+    niti_status s = NITI_OK;
+    if (verify_checksum) {
+        const char *sum = niti_st_meta_get(st, "checksum");
+        char want[32];
+        snprintf(want, sizeof want, "%016" PRIx64, st_checksum(st));
+        if (!sum) s = niti_fail(NITI_ERR_FORMAT, "metadata 'checksum' is missing");
+        else if (strcmp(sum, want))
+            s = niti_fail(NITI_ERR_FORMAT, "checksum mismatch (file says %s, tensors give %s): "
+                                           "the file is damaged", sum, want);
+    }
     if (s == NITI_OK) s = load_state(st, &rs);
     const char *spec = NULL;
     if (s == NITI_OK) s = meta_str(st, "model", &spec);
@@ -280,8 +315,31 @@ niti_status niti_checkpoint_load(const char *path, niti_backend *be, int max_bat
                 model->name = dup;
             }
         }
-        s = niti_net_create(be, model, max_batch > 0 ? max_batch : rs.batch, &rs.cfg, &net);
+        s = check_weights(st, model, rs.cfg.master16);
     }
+    if (s != NITI_OK) {
+        niti_model_free(model);
+        return s;
+    }
+    if (rs_out) *rs_out = rs;
+    if (model_out) *model_out = model;
+    else niti_model_free(model);
+    return NITI_OK;
+}
+
+niti_status niti_checkpoint_load(const char *path, niti_backend *be, int max_batch,
+                                 niti_net **net_out, niti_run_state *rs_out)
+{
+    niti_st *st = NULL;
+    niti_status s = niti_st_read(path, &st);
+    if (s != NITI_OK) return s;
+    niti_run_state rs;
+    niti_model_spec *model = NULL;
+    niti_net *net = NULL;
+    /* Everything that can be checked without a device is checked before one is touched. */
+    s = niti_checkpoint_validate(st, 1, &rs, &model);
+    if (s == NITI_OK)
+        s = niti_net_create(be, model, max_batch > 0 ? max_batch : rs.batch, &rs.cfg, &net);
     if (s == NITI_OK) s = load_weights(st, net, rs.cfg.master16);
     niti_model_free(model);
     niti_st_free(st);

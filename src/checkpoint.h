@@ -13,4 +13,14 @@
 
 /* niti_run_state, niti_checkpoint_save and niti_checkpoint_load are public: see niti.h. */
 
+#include "safetensors.h"
+
+/* Everything niti_checkpoint_load checks before it touches a device, on a parsed file: the
+ * checksum (skipped when verify_checksum is 0: the checkpoint fuzz target uses that to reach the
+ * checks behind it), the run-state metadata, the model spec, and every weight/master tensor's
+ * dtype and shape and every weight exponent against that model. On success rs_out (may be NULL)
+ * receives the run state and *model_out (may be NULL) the model, which the caller frees. */
+niti_status niti_checkpoint_validate(const niti_st *st, int verify_checksum,
+                                     niti_run_state *rs_out, niti_model_spec **model_out);
+
 #endif

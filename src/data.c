@@ -319,89 +319,95 @@ static const char *length_problem(size_t found, uint64_t expected)
     return found < expected ? "file is truncated" : "file has trailing bytes";
 }
 
+/* In-memory IDX parsers (data.h). The file loader below uses exactly these; the fuzz targets
+ * (tests/fuzz/) call them directly on arbitrary bytes. */
+niti_status niti_idx_parse_images(const uint8_t *buf, size_t len, const char *name, int *count_out)
+{
+    if (!name) name = "(IDX images)";
+    if (!buf && len) return niti_fail(NITI_ERR_INVALID, "%s: no data", name);
+    if (len < 16)
+        return niti_fail(NITI_ERR_FORMAT, "%s: %zu bytes, shorter than the 16-byte IDX image header",
+                         name, len);
+    uint32_t magic = be32(buf), count = be32(buf + 4), rows = be32(buf + 8), cols = be32(buf + 12);
+    if (magic != 0x803)
+        return niti_fail(NITI_ERR_FORMAT,
+                         "%s: bad magic 0x%08x, expected 0x00000803 (IDX 3-D unsigned-byte "
+                         "images, big-endian)%s", name, (unsigned)magic,
+                         magic == 0x801 ? "; this is a labels file" : "");
+    if (rows != 28 || cols != 28)
+        return niti_fail(NITI_ERR_FORMAT, "%s: images are %ux%u, expected 28x28", name,
+                         (unsigned)rows, (unsigned)cols);
+    uint64_t iexp = 16 + (uint64_t)count * 784;
+    if (len != iexp)
+        return niti_fail(NITI_ERR_FORMAT,
+                         "%s: %s: expected %llu bytes (16-byte header + %u images of 28x28), "
+                         "found %zu", name, length_problem(len, iexp), (unsigned long long)iexp,
+                         (unsigned)count, len);
+    if (count == 0 || count > INT_MAX / 784)
+        return niti_fail(NITI_ERR_FORMAT, "%s: image count %u is out of range", name,
+                         (unsigned)count);
+    *count_out = (int)count;
+    return NITI_OK;
+}
+
+niti_status niti_idx_parse_labels(const uint8_t *buf, size_t len, const char *name, int *count_out)
+{
+    if (!name) name = "(IDX labels)";
+    if (!buf && len) return niti_fail(NITI_ERR_INVALID, "%s: no data", name);
+    if (len < 8)
+        return niti_fail(NITI_ERR_FORMAT, "%s: %zu bytes, shorter than the 8-byte IDX label header",
+                         name, len);
+    uint32_t lmagic = be32(buf), lcount = be32(buf + 4);
+    if (lmagic != 0x801)
+        return niti_fail(NITI_ERR_FORMAT,
+                         "%s: bad magic 0x%08x, expected 0x00000801 (IDX 1-D unsigned-byte "
+                         "labels, big-endian)%s", name, (unsigned)lmagic,
+                         lmagic == 0x803 ? "; this is an images file" : "");
+    uint64_t lexp = 8 + (uint64_t)lcount;
+    if (len != lexp)
+        return niti_fail(NITI_ERR_FORMAT,
+                         "%s: %s: expected %llu bytes (8-byte header + %u labels), found %zu",
+                         name, length_problem(len, lexp), (unsigned long long)lexp,
+                         (unsigned)lcount, len);
+    if (lcount == 0 || lcount > INT_MAX)
+        return niti_fail(NITI_ERR_FORMAT, "%s: label count %u is out of range", name,
+                         (unsigned)lcount);
+    for (uint32_t k = 0; k < lcount; k++)
+        if (buf[8 + k] >= 10)
+            return niti_fail(NITI_ERR_FORMAT, "%s: label %u of image %u is out of range 0..9",
+                             name, (unsigned)buf[8 + k], (unsigned)k);
+    *count_out = (int)lcount;
+    return NITI_OK;
+}
+
 static niti_status load_idx(const char *ipath, const char *lpath, int train, niti_dataset *d)
 {
     uint8_t *img = NULL, *lab = NULL;
     size_t ilen = 0, llen = 0;
     size_t hint_n = train ? 60000 : 10000;
+    int count = 0, lcount = 0;
     niti_status st = read_whole(ipath, 16 + hint_n * 784, &img, &ilen);
     if (st != NITI_OK) return st;
-    if (ilen < 16) {
-        st = niti_fail(NITI_ERR_FORMAT, "%s: %zu bytes, shorter than the 16-byte IDX image header",
-                       ipath, ilen);
-        goto fail;
-    }
-    uint32_t magic = be32(img), count = be32(img + 4), rows = be32(img + 8), cols = be32(img + 12);
-    if (magic != 0x803) {
-        st = niti_fail(NITI_ERR_FORMAT,
-                       "%s: bad magic 0x%08x, expected 0x00000803 (IDX 3-D unsigned-byte "
-                       "images, big-endian)%s", ipath, (unsigned)magic,
-                       magic == 0x801 ? "; this is a labels file" : "");
-        goto fail;
-    }
-    if (rows != 28 || cols != 28) {
-        st = niti_fail(NITI_ERR_FORMAT, "%s: images are %ux%u, expected 28x28", ipath,
-                       (unsigned)rows, (unsigned)cols);
-        goto fail;
-    }
-    uint64_t iexp = 16 + (uint64_t)count * 784;
-    if (ilen != iexp) {
-        st = niti_fail(NITI_ERR_FORMAT,
-                       "%s: %s: expected %llu bytes (16-byte header + %u images of 28x28), found "
-                       "%zu", ipath, length_problem(ilen, iexp), (unsigned long long)iexp,
-                       (unsigned)count, ilen);
-        goto fail;
-    }
-    if (count == 0 || count > INT_MAX / 784) {
-        st = niti_fail(NITI_ERR_FORMAT, "%s: image count %u is out of range", ipath,
-                       (unsigned)count);
-        goto fail;
-    }
-
+    st = niti_idx_parse_images(img, ilen, ipath, &count);
+    if (st != NITI_OK) goto fail;
     st = read_whole(lpath, 8 + hint_n, &lab, &llen);
     if (st != NITI_OK) goto fail;
-    if (llen < 8) {
-        st = niti_fail(NITI_ERR_FORMAT, "%s: %zu bytes, shorter than the 8-byte IDX label header",
-                       lpath, llen);
-        goto fail;
-    }
-    uint32_t lmagic = be32(lab), lcount = be32(lab + 4);
-    if (lmagic != 0x801) {
-        st = niti_fail(NITI_ERR_FORMAT,
-                       "%s: bad magic 0x%08x, expected 0x00000801 (IDX 1-D unsigned-byte labels, "
-                       "big-endian)%s", lpath, (unsigned)lmagic,
-                       lmagic == 0x803 ? "; this is an images file" : "");
-        goto fail;
-    }
-    uint64_t lexp = 8 + (uint64_t)lcount;
-    if (llen != lexp) {
-        st = niti_fail(NITI_ERR_FORMAT,
-                       "%s: %s: expected %llu bytes (8-byte header + %u labels), found %zu", lpath,
-                       length_problem(llen, lexp), (unsigned long long)lexp, (unsigned)lcount,
-                       llen);
-        goto fail;
-    }
+    st = niti_idx_parse_labels(lab, llen, lpath, &lcount);
+    if (st != NITI_OK) goto fail;
     if (lcount != count) {
-        st = niti_fail(NITI_ERR_FORMAT, "%s holds %u images but %s holds %u labels", ipath,
-                       (unsigned)count, lpath, (unsigned)lcount);
+        st = niti_fail(NITI_ERR_FORMAT, "%s holds %d images but %s holds %d labels", ipath,
+                       count, lpath, lcount);
         goto fail;
-    }
-    for (uint32_t k = 0; k < count; k++) {
-        if (lab[8 + k] >= 10) {
-            st = niti_fail(NITI_ERR_FORMAT, "%s: label %u of image %u is out of range 0..9", lpath,
-                           (unsigned)lab[8 + k], (unsigned)k);
-            goto fail;
-        }
     }
     /* Drop the headers in place. */
     size_t npix = (size_t)count * 784;
     memmove(img, img + 16, npix);
-    memmove(lab, lab + 8, count);
+    memmove(lab, lab + 8, (size_t)count);
     uint8_t *p = realloc(img, npix);
     if (p) img = p;
-    p = realloc(lab, count);
+    p = realloc(lab, (size_t)count);
     if (p) lab = p;
-    d->n = (int)count;
+    d->n = count;
     d->h = 28;
     d->w = 28;
     d->c = 1;
@@ -419,6 +425,51 @@ fail:
 
 #define CIFAR_REC 3073
 
+/* In-memory CIFAR-10 parser (data.h): validates one batch file's content (a whole, non-zero
+ * number of 3073-byte records, labels 0..9) and returns the record count. The file loader below
+ * uses it, and niti_cifar_unpack for the pixels; the fuzz targets call both on arbitrary bytes. */
+niti_status niti_cifar_parse(const uint8_t *buf, size_t len, const char *name, size_t *records)
+{
+    if (!name) name = "(CIFAR-10 batch)";
+    if (!buf && len) return niti_fail(NITI_ERR_INVALID, "%s: no data", name);
+    if (len == 0)
+        return niti_fail(NITI_ERR_FORMAT, "%s: file is empty, expected records of %d bytes "
+                         "(10000 in an official batch)", name, CIFAR_REC);
+    if (len % CIFAR_REC)
+        return niti_fail(NITI_ERR_FORMAT,
+                         "%s: %zu bytes is not a whole number of %d-byte records (%zu whole "
+                         "records and %zu extra bytes; an official batch is exactly %d bytes): "
+                         "the file is truncated or has trailing bytes",
+                         name, len, CIFAR_REC, len / CIFAR_REC, len % CIFAR_REC,
+                         10000 * CIFAR_REC);
+    size_t recs = len / CIFAR_REC;
+    if (recs > (size_t)INT_MAX / 3072)
+        return niti_fail(NITI_ERR_FORMAT, "%s: too many records", name);
+    for (size_t r = 0; r < recs; r++) {
+        unsigned l = buf[r * CIFAR_REC];
+        if (l >= 10)
+            return niti_fail(NITI_ERR_FORMAT, "%s: label %u of record %zu is out of range 0..9",
+                             name, l, r);
+    }
+    *records = recs;
+    return NITI_OK;
+}
+
+void niti_cifar_unpack(const uint8_t *buf, size_t records, uint8_t *pixels, uint8_t *labels)
+{
+    for (size_t r = 0; r < records; r++) {
+        const uint8_t *rec = buf + r * CIFAR_REC;
+        labels[r] = rec[0];
+        const uint8_t *R = rec + 1, *G = rec + 1 + 1024, *B = rec + 1 + 2048;
+        uint8_t *o = pixels + r * 3072;
+        for (int k = 0; k < 1024; k++) {
+            o[3 * k] = R[k];
+            o[3 * k + 1] = G[k];
+            o[3 * k + 2] = B[k];
+        }
+    }
+}
+
 static niti_status load_cifar(char (*paths)[NITI_DATA_PATH_MAX], int nfiles, niti_dataset *d)
 {
     size_t cap = (size_t)nfiles * 10000, n = 0;
@@ -430,26 +481,13 @@ static niti_status load_cifar(char (*paths)[NITI_DATA_PATH_MAX], int nfiles, nit
     }
     for (int f = 0; f < nfiles; f++) {
         uint8_t *buf = NULL;
-        size_t len = 0;
+        size_t len = 0, recs = 0;
         st = read_whole(paths[f], (size_t)10000 * CIFAR_REC, &buf, &len);
         if (st != NITI_OK) goto fail;
-        if (len == 0 || len % CIFAR_REC) {
-            if (len == 0)
-                st = niti_fail(NITI_ERR_FORMAT, "%s: file is empty, expected records of %d bytes "
-                               "(10000 in an official batch)", paths[f], CIFAR_REC);
-            else
-                st = niti_fail(NITI_ERR_FORMAT,
-                               "%s: %zu bytes is not a whole number of %d-byte records (%zu "
-                               "whole records and %zu extra bytes; an official batch is exactly "
-                               "%d bytes): the file is truncated or has trailing bytes",
-                               paths[f], len, CIFAR_REC, len / CIFAR_REC, len % CIFAR_REC,
-                               10000 * CIFAR_REC);
-            free(buf);
-            goto fail;
-        }
-        size_t recs = len / CIFAR_REC;
-        if (n + recs > (size_t)INT_MAX / 3072) {
+        st = niti_cifar_parse(buf, len, paths[f], &recs);
+        if (st == NITI_OK && n + recs > (size_t)INT_MAX / 3072)
             st = niti_fail(NITI_ERR_FORMAT, "%s: too many records", paths[f]);
+        if (st != NITI_OK) {
             free(buf);
             goto fail;
         }
@@ -466,23 +504,7 @@ static niti_status load_cifar(char (*paths)[NITI_DATA_PATH_MAX], int nfiles, nit
             }
             cap = ncap;
         }
-        for (size_t r = 0; r < recs; r++) {
-            const uint8_t *rec = buf + r * CIFAR_REC;
-            if (rec[0] >= 10) {
-                st = niti_fail(NITI_ERR_FORMAT, "%s: label %u of record %zu is out of range 0..9",
-                               paths[f], (unsigned)rec[0], r);
-                free(buf);
-                goto fail;
-            }
-            lab[n + r] = rec[0];
-            const uint8_t *R = rec + 1, *G = rec + 1 + 1024, *B = rec + 1 + 2048;
-            uint8_t *o = pix + (n + r) * 3072;
-            for (int k = 0; k < 1024; k++) {
-                o[3 * k] = R[k];
-                o[3 * k + 1] = G[k];
-                o[3 * k + 2] = B[k];
-            }
-        }
+        niti_cifar_unpack(buf, recs, pix + n * 3072, lab + n);
         n += recs;
         free(buf);
     }

@@ -3,6 +3,7 @@
 #ifndef NITI_DATA_H
 #define NITI_DATA_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "niti.h"
@@ -31,6 +32,18 @@ const char *niti_dataset_name(niti_dataset_id id);
  * subfolder named mnist / fashion-mnist / cifar10 (or cifar-10-batches-bin). */
 niti_status niti_dataset_load(niti_dataset_id id, const char *dir, int train, niti_dataset *out);
 void niti_dataset_free(niti_dataset *d);
+
+/* In-memory parsers of one file's complete (decompressed) content; niti_dataset_load uses them,
+ * and the fuzz targets (tests/fuzz/) call them on arbitrary bytes. `name` (the path) starts every
+ * error message (NITI_ERR_FORMAT). IDX images: magic 0x803, 28x28, exactly 16 + count*784 bytes;
+ * the pixels start at buf + 16. IDX labels: magic 0x801, exactly 8 + count bytes, labels 0..9;
+ * the labels start at buf + 8. CIFAR-10: a whole, non-zero number of 3073-byte records (label
+ * 0..9, then 1024 R, 1024 G, 1024 B bytes); niti_cifar_unpack writes records*3072 NHWC pixels
+ * and `records` labels. */
+niti_status niti_idx_parse_images(const uint8_t *buf, size_t len, const char *name, int *count);
+niti_status niti_idx_parse_labels(const uint8_t *buf, size_t len, const char *name, int *count);
+niti_status niti_cifar_parse(const uint8_t *buf, size_t len, const char *name, size_t *records);
+void niti_cifar_unpack(const uint8_t *buf, size_t records, uint8_t *pixels, uint8_t *labels);
 
 /* Per-channel input tables (section 10) for a dataset: table[c][p]. */
 void niti_dataset_input_tables(niti_dataset_id id, int8_t tables[3][256]);

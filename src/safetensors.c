@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -677,27 +678,55 @@ static void sb_json_string(sbuf *b, const char *s)
     sb_put(b, "\"", 1);
 }
 
-static niti_status write_all(int fd, const void *data, size_t n, const char *path)
+/* The writer's state. pause_at/pause_ms implement a TEST-ONLY hook: when the environment variable
+ * NITI_TEST_WRITE_PAUSE_MS is set to a positive number of milliseconds, the writer stops once half
+ * of the temp file is written, prints "niti: test hook: paused ... writing TEMP" on stderr and
+ * sleeps that long before going on, so that a test can SIGKILL the process in the middle of a
+ * write (tests/scripts/fault_kill_write.sh). Unset (always, outside tests) it costs nothing. */
+typedef struct st_writer {
+    int fd;
+    const char *path, *tmp;
+    uint64_t written, total, pause_at;
+    long pause_ms;
+} st_writer;
+
+static void test_pause(st_writer *w)
+{
+    fprintf(stderr, "niti: test hook: paused %ld ms after %llu of %llu bytes writing %s\n",
+            w->pause_ms, (unsigned long long)w->written, (unsigned long long)w->total, w->tmp);
+    fflush(stderr);
+    struct timespec ts = {w->pause_ms / 1000, (w->pause_ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    w->pause_ms = 0;
+}
+
+static niti_status write_all(st_writer *w, const void *data, size_t n)
 {
     const unsigned char *p = data;
     while (n) {
         size_t chunk = n > ((size_t)1 << 30) ? ((size_t)1 << 30) : n;
-        ssize_t w = write(fd, p, chunk);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return niti_fail(NITI_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+        if (w->pause_ms > 0) {
+            if (w->written >= w->pause_at) test_pause(w);
+            else if (chunk > w->pause_at - w->written) chunk = (size_t)(w->pause_at - w->written);
         }
-        if (w == 0) return niti_fail(NITI_ERR_IO, "%s: write failed (no progress)", path);
-        p += w;
-        n -= (size_t)w;
+        ssize_t r = write(w->fd, p, chunk);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return niti_fail(NITI_ERR_IO, "%s: write failed: %s", w->path, strerror(errno));
+        }
+        if (r == 0) return niti_fail(NITI_ERR_IO, "%s: write failed (no progress)", w->path);
+        p += r;
+        n -= (size_t)r;
+        w->written += (uint64_t)r;
     }
     return NITI_OK;
 }
 
-static niti_status write_tensor_data(int fd, const niti_st_tensor *t, const char *path)
+static niti_status write_tensor_data(st_writer *w, const niti_st_tensor *t)
 {
     size_t es = niti_dtype_size(t->dtype);
-    if (host_is_le() || es <= 1 || !t->nbytes) return write_all(fd, t->data, t->nbytes, path);
+    if (host_is_le() || es <= 1 || !t->nbytes) return write_all(w, t->data, t->nbytes);
     /* Big-endian host: swap a copy, in chunks. */
     unsigned char tmp[4096];
     size_t per = sizeof tmp / es, done = 0;
@@ -705,7 +734,7 @@ static niti_status write_tensor_data(int fd, const niti_st_tensor *t, const char
         size_t k = t->count - done < per ? t->count - done : per;
         memcpy(tmp, (const unsigned char *)t->data + done * es, k * es);
         swap_elements(tmp, k, es);
-        NITI_TRY(write_all(fd, tmp, k * es, path));
+        NITI_TRY(write_all(w, tmp, k * es));
         done += k;
     }
     return NITI_OK;
@@ -780,12 +809,19 @@ niti_status niti_st_write(const niti_st *st, const char *path)
     struct stat sb;
     mode_t mode = stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? (sb.st_mode & 07777) : 0644;
     niti_status s = NITI_OK;
+    st_writer w = {fd, path, tmp, 0, 8 + (uint64_t)h.len + off, 0, 0};
+    const char *pause = getenv("NITI_TEST_WRITE_PAUSE_MS"); /* test-only hook, see st_writer */
+    if (pause && *pause) {
+        long ms = strtol(pause, NULL, 10);
+        w.pause_ms = ms > 0 ? (ms > 600000 ? 600000 : ms) : 0;
+        w.pause_at = w.total / 2;
+    }
     if (fchmod(fd, mode) != 0)
         s = niti_fail(NITI_ERR_IO, "%s: cannot set permissions: %s", tmp, strerror(errno));
-    if (s == NITI_OK) s = write_all(fd, lenbuf, 8, path);
-    if (s == NITI_OK) s = write_all(fd, h.p, h.len, path);
+    if (s == NITI_OK) s = write_all(&w, lenbuf, 8);
+    if (s == NITI_OK) s = write_all(&w, h.p, h.len);
     for (int i = 0; s == NITI_OK && i < st->n_tensors; i++)
-        s = write_tensor_data(fd, &st->tensors[i], path);
+        s = write_tensor_data(&w, &st->tensors[i]);
     if (s == NITI_OK && fsync(fd) != 0)
         s = niti_fail(NITI_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
     if (close(fd) != 0 && s == NITI_OK)

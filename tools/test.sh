@@ -2,6 +2,7 @@
 # Installs what is missing, configures, builds and runs every test (CTest).
 #   tools/test.sh            build in ./build and run all tests
 #   BUILD_DIR=b tools/test.sh, CTEST_ARGS="-R golden" tools/test.sh
+#   FUZZ_SECONDS=15 tools/test.sh   afterwards also run every fuzz target 15 s (tools/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/deps.sh
@@ -14,6 +15,12 @@ cmake --build "$build" -j "$jobs"
 export POCL_CACHE_DIR="$PWD/$build/pocl-cache"
 export NITI_CACHE_DIR="$PWD/$build/niti-cache"
 mkdir -p "$POCL_CACHE_DIR" "$NITI_CACHE_DIR"
+root=$PWD
 cd "$build"
 # shellcheck disable=SC2086
 ctest --output-on-failure -j "$jobs" ${CTEST_ARGS:-}
+# Optional: the libFuzzer targets for a bounded time each (clang, its own build-fuzz folder).
+if [ -n "${FUZZ_SECONDS:-}" ]; then
+  cd "$root"
+  bash tools/fuzz.sh "$FUZZ_SECONDS"
+fi
