@@ -9,7 +9,8 @@
 #include "safetensors.h"
 
 #define CKPT_FORMAT "niti-checkpoint"
-#define CKPT_VERSION "1"
+/* Version 2: the checksum covers the metadata too. Version 1 (tensors only) is still read. */
+#define CKPT_VERSION "2"
 
 static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 {
@@ -21,8 +22,14 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* Checksum over (name, dtype, bytes) of every tensor in file order. */
-static uint64_t st_checksum(const niti_st *st)
+static int meta_key_cmp(const void *a, const void *b)
+{
+    return strcmp((*(const niti_st_meta *const *)a)->key, (*(const niti_st_meta *const *)b)->key);
+}
+
+/* FNV-1a 64 over (name, dtype, bytes) of every tensor in file order; from format version 2 on,
+ * then over (key, value) of every metadata entry except "checksum", sorted by key. */
+static niti_status st_checksum(const niti_st *st, int version, uint64_t *out)
 {
     uint64_t h = UINT64_C(0xcbf29ce484222325);
     for (int i = 0; i < st->n_tensors; i++) {
@@ -32,7 +39,29 @@ static uint64_t st_checksum(const niti_st *st)
         h = fnv1a(h, &d, 1);
         h = fnv1a(h, t->data, t->nbytes);
     }
-    return h;
+    if (version >= 2 && st->n_meta > 0) {
+        const niti_st_meta **m = malloc(sizeof *m * (size_t)st->n_meta);
+        if (!m) return niti_fail(NITI_ERR_NOMEM, "checkpoint checksum");
+        int n = 0;
+        for (int i = 0; i < st->n_meta; i++)
+            if (strcmp(st->meta[i].key, "checksum")) m[n++] = &st->meta[i];
+        qsort(m, (size_t)n, sizeof *m, meta_key_cmp);
+        for (int i = 0; i < n; i++) {
+            h = fnv1a(h, m[i]->key, strlen(m[i]->key) + 1);
+            h = fnv1a(h, m[i]->value, strlen(m[i]->value) + 1);
+        }
+        free(m);
+    }
+    *out = h;
+    return NITI_OK;
+}
+
+niti_status niti_checkpoint_checksum(const niti_st *st, char out[17])
+{
+    uint64_t h;
+    NITI_TRY(st_checksum(st, 2, &h));
+    snprintf(out, 17, "%016" PRIx64, h);
+    return NITI_OK;
 }
 
 static const char *round_name(niti_rounding r) { return r == NITI_PSR ? "psr" : "round"; }
@@ -106,7 +135,9 @@ static niti_status fill(niti_net *net, const niti_run_state *rs, niti_st *st)
     NITI_TRY(set_meta_int(st, "epoch", rs->epoch));
     NITI_TRY(set_meta_int(st, "batch_pos", rs->batch_pos));
     NITI_TRY(set_meta_int(st, "epochs", rs->epochs));
-    snprintf(buf, sizeof buf, "%016" PRIx64, st_checksum(st));
+    uint64_t sum;
+    NITI_TRY(st_checksum(st, 2, &sum));
+    snprintf(buf, sizeof buf, "%016" PRIx64, sum);
     return niti_st_set_meta(st, "checksum", buf);
 }
 
@@ -156,9 +187,9 @@ static niti_status load_state(const niti_st *st, niti_run_state *rs)
     if (strcmp(v, CKPT_FORMAT))
         return niti_fail(NITI_ERR_FORMAT, "not a niti checkpoint (format '%s')", v);
     NITI_TRY(meta_str(st, "format_version", &v));
-    if (strcmp(v, CKPT_VERSION))
-        return niti_fail(NITI_ERR_UNSUPPORTED, "checkpoint format version %s (this niti reads %s)",
-                         v, CKPT_VERSION);
+    if (strcmp(v, CKPT_VERSION) && strcmp(v, "1"))
+        return niti_fail(NITI_ERR_UNSUPPORTED,
+                         "checkpoint format version %s (this niti reads 1 and %s)", v, CKPT_VERSION);
     NITI_TRY(meta_str(st, "rule", &v));
     if (!strcmp(v, "niti21")) rs->cfg.rule = NITI_RULE_NITI21;
     else if (!strcmp(v, "niti20")) rs->cfg.rule = NITI_RULE_NITI20;
@@ -292,12 +323,16 @@ niti_status niti_checkpoint_validate(const niti_st *st, int verify_checksum,
     niti_status s = NITI_OK;
     if (verify_checksum) {
         const char *sum = niti_st_meta_get(st, "checksum");
+        const char *ver = niti_st_meta_get(st, "format_version");
+        int version = ver && !strcmp(ver, "1") ? 1 : 2;
         char want[32];
-        snprintf(want, sizeof want, "%016" PRIx64, st_checksum(st));
-        if (!sum) s = niti_fail(NITI_ERR_FORMAT, "metadata 'checksum' is missing");
-        else if (strcmp(sum, want))
-            s = niti_fail(NITI_ERR_FORMAT, "checksum mismatch (file says %s, tensors give %s): "
-                                           "the file is damaged", sum, want);
+        uint64_t h = 0;
+        s = st_checksum(st, version, &h);
+        snprintf(want, sizeof want, "%016" PRIx64, h);
+        if (s == NITI_OK && !sum) s = niti_fail(NITI_ERR_FORMAT, "metadata 'checksum' is missing");
+        else if (s == NITI_OK && strcmp(sum, want))
+            s = niti_fail(NITI_ERR_FORMAT, "checksum mismatch (file says %s, its content gives "
+                                           "%s): the file is damaged", sum, want);
     }
     if (s == NITI_OK) s = load_state(st, &rs);
     const char *spec = NULL;

@@ -23,4 +23,7 @@
 niti_status niti_checkpoint_validate(const niti_st *st, int verify_checksum,
                                      niti_run_state *rs_out, niti_model_spec **model_out);
 
+/* The checksum a checkpoint with this content must carry (format version 2): 16 hex digits. */
+niti_status niti_checkpoint_checksum(const niti_st *st, char out[17]);
+
 #endif

@@ -37,3 +37,10 @@ if(EXISTS ${NITI_DATA_DIR}/mnist)
                    ${NITI_DATA_DIR} ${CMAKE_CURRENT_BINARY_DIR}/work/sigint_ref ref)
   set_tests_properties(train_sigint_resume_ref PROPERTIES ENVIRONMENT "${NITI_TEST_ENV}" LABELS train)
 endif()
+
+# Options are checked before any data is loaded or any training runs.
+niti_cli_fail(cli_train_seed_overflow "--seed must be a whole number" train --device ref --seed 18446744073709551616)
+niti_cli_fail(cli_train_bad_lr_steps "--lr-steps must be increasing" train --precision fp32 --lr-steps 5,x)
+niti_cli_fail(cli_train_lr_inf "--lr must be a finite number" train --precision fp32 --lr inf)
+niti_cli_fail(cli_train_lr_int8 "learning rate is --mu" train --device ref --lr 0.1)
+niti_cli_fail(cli_train_save_unwritable "cannot write the checkpoint /nonexistent-dir/x.st" train --device ref --save /nonexistent-dir/x.st)

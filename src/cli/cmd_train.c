@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -72,16 +73,89 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void json_str(FILE *f, const char *s)
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static int utf8_len(const unsigned char *s)
 {
+    if (s[0] < 0x80) return 1;
+    int n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+    if (!n) return 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    return n;
+}
+
+/* Writes s as a JSON string; bytes that are not valid UTF-8 become U+FFFD. */
+static void json_str(FILE *f, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
     fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
+    while (*s) {
+        int n = utf8_len(s);
+        if (!n) {
+            fputs("\\ufffd", f);
+            s++;
+        } else if (*s == '"' || *s == '\\') {
+            fprintf(f, "\\%c", *s++);
+        } else if (*s < 0x20) {
+            fprintf(f, "\\u%04x", *s++);
+        } else {
+            fwrite(s, 1, (size_t)n, f);
+            s += n;
+        }
     }
     fputc('"', f);
+}
+
+/* A whole decimal number 0..UINT64_MAX. */
+static int parse_u64(const char *text, uint64_t *out)
+{
+    if (!*text) return 0;
+    uint64_t v = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p < '0' || *p > '9') return 0;
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10) return 0;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 1;
+}
+
+/* "E1,E2,...": increasing epochs at which the fp32 learning rate is divided by 10. */
+static int parse_lr_steps(const char *text, int *steps, int max, int *n)
+{
+    *n = 0;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        long e = strtol(p, &end, 10);
+        if (end == p || e < 1 || e > (1 << 24) || *n == max || (*n && e <= steps[*n - 1])) return 0;
+        steps[(*n)++] = (int)e;
+        p = end;
+        if (*p == ',') {
+            p++;
+            if (!*p) return 0;
+        } else if (*p) return 0;
+    }
+    return *n > 0;
+}
+
+/* Fails early (before any training) if a checkpoint cannot be written next to path. */
+static int check_writable(const char *path)
+{
+    char tmp[4096];
+    const char *slash = strrchr(path, '/');
+    int dirlen = slash ? (int)(slash - path) : 0;
+    if (snprintf(tmp, sizeof tmp, "%.*s%s.niti-write-test-XXXXXX", dirlen, path,
+                 slash ? "/" : "") >= (int)sizeof tmp)
+        return 0;
+    int fd = mkstemp(tmp);
+    if (fd < 0) return 0;
+    close(fd);
+    unlink(tmp);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
+    return 1;
 }
 
 static void fmt_time(double s, char *buf, size_t n)
@@ -265,6 +339,21 @@ int niti_cmd_train(int argc, char **argv)
         return 2;
     }
 
+    int lr_steps[64], n_lr_steps = 0;
+    if (o.lr_steps && !parse_lr_steps(o.lr_steps, lr_steps, 64, &n_lr_steps)) {
+        cli_error("--lr-steps must be increasing epochs like 100,150 (got '%s')", o.lr_steps);
+        return 2;
+    }
+    if ((o.lr || o.momentum || o.wd || o.lr_steps) && !tr.fp32) {
+        cli_error("--lr, --momentum, --wd and --lr-steps are for --precision fp32; the integer "
+                  "path's learning rate is --mu");
+        return 2;
+    }
+    if (o.save && !check_writable(o.save)) {
+        cli_error("cannot write the checkpoint %s (is its folder missing or read-only, or is it "
+                  "a folder?)", o.save);
+        return 2;
+    }
     const char *dev = cli_device_spec(o.device);
     if (!tr.fp32) {
         if (niti_backend_open(dev, &be) != NITI_OK) {
@@ -305,14 +394,9 @@ int niti_cmd_train(int argc, char **argv)
             if (!cli_int("train", "epochs", o.epochs, 1, 1 << 24, &v)) goto out;
             rs.epochs = (int)v;
         }
-        if (o.seed) {
-            char *end;
-            unsigned long long sd = strtoull(o.seed, &end, 10);
-            if (!*o.seed || *end || *o.seed == '-') {
-                cli_error("--seed must be a non-negative whole number (got '%s')", o.seed);
-                goto out;
-            }
-            rs.cfg.seed = sd;
+        if (o.seed && !parse_u64(o.seed, &rs.cfg.seed)) {
+            cli_error("--seed must be a whole number in 0..18446744073709551615 (got '%s')", o.seed);
+            goto out;
         }
         if (o.mu) {
             if (strlen(o.mu) >= sizeof rs.mu) {
@@ -400,8 +484,10 @@ int niti_cmd_train(int argc, char **argv)
         if (o.lr) tr.fcfg.lr = strtof(o.lr, NULL);
         if (o.momentum) tr.fcfg.momentum = strtof(o.momentum, NULL);
         if (o.wd) tr.fcfg.weight_decay = strtof(o.wd, NULL);
-        if (!(tr.fcfg.lr > 0) || !(tr.fcfg.momentum >= 0) || !(tr.fcfg.weight_decay >= 0)) {
-            cli_error("--lr must be > 0, --momentum and --wd >= 0");
+        if (!(tr.fcfg.lr > 0) || !isfinite(tr.fcfg.lr) || !(tr.fcfg.momentum >= 0) ||
+            !isfinite(tr.fcfg.momentum) || !(tr.fcfg.weight_decay >= 0) ||
+            !isfinite(tr.fcfg.weight_decay)) {
+            cli_error("--lr must be a finite number > 0, --momentum and --wd finite and >= 0");
             goto out;
         }
         if (niti_f32_create(dev, model, rs.batch, &tr.fcfg, &tr.fnet) != NITI_OK) {
@@ -525,14 +611,9 @@ int niti_cmd_train(int argc, char **argv)
         float lr = tr.fcfg.lr;
         if (tr.fp32) {
             int e100 = is_vgg(model) ? 100 : 0;
-            if (o.lr_steps) {
-                const char *p = o.lr_steps;
-                while (*p) {
-                    long e = strtol(p, (char **)&p, 10);
-                    if (rs.epoch >= e) lr /= 10;
-                    if (*p == ',') p++;
-                    else break;
-                }
+            if (n_lr_steps) {
+                for (int i = 0; i < n_lr_steps; i++)
+                    if (rs.epoch >= lr_steps[i]) lr /= 10;
             } else if (e100 && rs.epoch >= e100) lr /= 10;
         }
         niti_shuffle(rs.cfg.seed, (uint32_t)rs.epoch, train.n, perm);

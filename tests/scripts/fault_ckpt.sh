@@ -32,22 +32,25 @@ case_resume truncated "bad\.st: header length [0-9]+ runs past the end of the 30
 "$ed" shape good.st bad.st L1.weight 784,10
 case_resume wrong_shape "checkpoint bad\.st: tensor 'L1\.weight' is I8 \[784,10\]; the model's layer 1 needs I8 \[10,784\]"
 
-"$ed" meta good.st bad.st model "input 28x28x1; flatten; linear 12"
+"$ed" meta-resum good.st bad.st model "input 28x28x1; flatten; linear 12"
 case_resume model_mismatch "checkpoint bad\.st: tensor 'L1\.weight' is I8 \[10,784\]; the model's layer 1 needs I8 \[12,784\]"
 
-"$ed" meta good.st bad.st model "input 28x28x1; linear 10"
+"$ed" meta-resum good.st bad.st model "input 28x28x1; linear 10"
 case_resume model_invalid "checkpoint bad\.st: the checkpoint's model spec: .*flatten"
 
 "$ed" flip good.st bad.st 1
-case_resume weight_byte "checkpoint bad\.st: checksum mismatch \(file says [0-9a-f]{16}, tensors give [0-9a-f]{16}\): the file is damaged"
+case_resume weight_byte "checkpoint bad\.st: checksum mismatch \(file says [0-9a-f]{16}, its content gives [0-9a-f]{16}\): the file is damaged"
 
-"$ed" meta good.st bad.st format safetensors
+"$ed" meta good.st bad.st seed 8
+case_resume meta_tampered "checkpoint bad\.st: checksum mismatch \(file says [0-9a-f]{16}, its content gives [0-9a-f]{16}\): the file is damaged"
+
+"$ed" meta-resum good.st bad.st format safetensors
 case_resume not_checkpoint "checkpoint bad\.st: not a niti checkpoint"
 
-"$ed" meta good.st bad.st step -1
+"$ed" meta-resum good.st bad.st step -1
 case_resume bad_step "checkpoint bad\.st: metadata 'step' = -1 is outside"
 
-"$ed" meta good.st bad.st seed 18446744073709551616
+"$ed" meta-resum good.st bad.st seed 18446744073709551616
 case_resume seed_overflow "checkpoint bad\.st: metadata 'seed' = '18446744073709551616' is not a 64-bit"
 
 # --init from a checkpoint of another model: refused, the --save target untouched

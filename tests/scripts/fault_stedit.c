@@ -2,8 +2,10 @@
  *   fault_stedit shape IN OUT TENSOR D0,D1,...  give TENSOR another shape of the same element
  *                                               count (data, checksum and offsets unchanged, so
  *                                               only the check against the model can catch it)
- *   fault_stedit meta IN OUT KEY VALUE          set a metadata entry (the checksum covers only
- *                                               the tensors, so it stays valid)
+ *   fault_stedit meta IN OUT KEY VALUE          set a metadata entry (the checksum, which covers
+ *                                               the metadata, no longer matches)
+ *   fault_stedit meta-resum IN OUT KEY VALUE    the same, then recompute the checksum, so that
+ *                                               only the deeper checks can catch it
  *   fault_stedit flip IN OUT FROM_END           flip the lowest bit of byte (size - FROM_END) of
  *                                               the raw file (FROM_END 1: the last data byte)
  *   fault_stedit header IN OUT                  overwrite the 8-byte header length with 2^40 */
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "safetensors.h"
 
 static unsigned char *slurp(const char *path, size_t *len)
@@ -78,8 +81,12 @@ int main(int argc, char **argv)
         t->ndim = nd;
         memset(t->shape, 0, sizeof t->shape);
         memcpy(t->shape, shape, sizeof *shape * (size_t)nd);
-    } else if (!strcmp(op, "meta") && argc == 6) {
+    } else if ((!strcmp(op, "meta") || !strcmp(op, "meta-resum")) && argc == 6) {
         if (niti_st_set_meta(st, argv[4], argv[5]) != NITI_OK)
+            return fprintf(stderr, "fault_stedit: %s\n", niti_last_error()), 1;
+        char sum[17];
+        if (!strcmp(op, "meta-resum") && (niti_checkpoint_checksum(st, sum) != NITI_OK ||
+                                           niti_st_set_meta(st, "checksum", sum) != NITI_OK))
             return fprintf(stderr, "fault_stedit: %s\n", niti_last_error()), 1;
     } else {
         fprintf(stderr, "fault_stedit: bad arguments\n");
