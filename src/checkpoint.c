@@ -6,21 +6,13 @@
 #include <string.h>
 
 #include "error.h"
+#include "fileio.h"
 #include "safetensors.h"
 
 #define CKPT_FORMAT "niti-checkpoint"
 /* Version 2: the checksum covers the metadata too. Version 1 (tensors only) is still read. */
 #define CKPT_VERSION "2"
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= UINT64_C(0x100000001b3);
-    }
-    return h;
-}
 
 static int meta_key_cmp(const void *a, const void *b)
 {
@@ -31,13 +23,13 @@ static int meta_key_cmp(const void *a, const void *b)
  * then over (key, value) of every metadata entry except "checksum", sorted by key. */
 static niti_status st_checksum(const niti_st *st, int version, uint64_t *out)
 {
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    uint64_t h = NITI_FNV_INIT;
     for (int i = 0; i < st->n_tensors; i++) {
         const niti_st_tensor *t = &st->tensors[i];
-        h = fnv1a(h, t->name, strlen(t->name) + 1);
+        h = niti_fnv1a(h, t->name, strlen(t->name) + 1);
         unsigned char d = (unsigned char)t->dtype;
-        h = fnv1a(h, &d, 1);
-        h = fnv1a(h, t->data, t->nbytes);
+        h = niti_fnv1a(h, &d, 1);
+        h = niti_fnv1a(h, t->data, t->nbytes);
     }
     if (version >= 2 && st->n_meta > 0) {
         const niti_st_meta **m = malloc(sizeof *m * (size_t)st->n_meta);
@@ -47,8 +39,8 @@ static niti_status st_checksum(const niti_st *st, int version, uint64_t *out)
             if (strcmp(st->meta[i].key, "checksum")) m[n++] = &st->meta[i];
         qsort(m, (size_t)n, sizeof *m, meta_key_cmp);
         for (int i = 0; i < n; i++) {
-            h = fnv1a(h, m[i]->key, strlen(m[i]->key) + 1);
-            h = fnv1a(h, m[i]->value, strlen(m[i]->value) + 1);
+            h = niti_fnv1a(h, m[i]->key, strlen(m[i]->key) + 1);
+            h = niti_fnv1a(h, m[i]->value, strlen(m[i]->value) + 1);
         }
         free(m);
     }

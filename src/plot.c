@@ -1,6 +1,7 @@
 /* Training-log plots: JSON Lines reader, figure layout, SVG writer, and a small rasteriser with a
  * built-in bitmap font and PNG encoder (zlib). See plot.h. */
 #include "plot.h"
+#include "fileio.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -973,40 +974,5 @@ done:
 niti_status niti_plot_write_file(const char *path, const unsigned char *buf, size_t len)
 {
     if (!path || !*path) return niti_fail(NITI_ERR_INVALID, "plot: no output path");
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-    const char *base = slash ? slash + 1 : path;
-    size_t tlen = dirlen + 1 + strlen(base) + 12 + 1;
-    char *tmp = malloc(tlen);
-    if (!tmp) return niti_fail(NITI_ERR_NOMEM, "%s: temp name", path);
-    snprintf(tmp, tlen, "%.*s.%s.tmpXXXXXX", (int)dirlen, path, base);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        niti_status s = niti_fail(NITI_ERR_IO,
-                                  "%s: cannot create a temporary file in its folder: %s", path,
-                                  strerror(errno));
-        free(tmp);
-        return s;
-    }
-    /* mkstemp makes the file 0600; keep the target's permissions, or 0644 for a new file. */
-    struct stat sb;
-    mode_t mode = stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? (sb.st_mode & 07777) : 0644;
-    niti_status s = NITI_OK;
-    if (fchmod(fd, mode) != 0)
-        s = niti_fail(NITI_ERR_IO, "%s: cannot set permissions: %s", tmp, strerror(errno));
-    for (size_t off = 0; s == NITI_OK && off < len;) {
-        ssize_t w = write(fd, buf + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) s = niti_fail(NITI_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-        else off += (size_t)w;
-    }
-    if (s == NITI_OK && fsync(fd) != 0)
-        s = niti_fail(NITI_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-    if (close(fd) != 0 && s == NITI_OK)
-        s = niti_fail(NITI_ERR_IO, "%s: close failed: %s", path, strerror(errno));
-    if (s == NITI_OK && rename(tmp, path) != 0)
-        s = niti_fail(NITI_ERR_IO, "%s: cannot replace the file: %s", path, strerror(errno));
-    if (s != NITI_OK) unlink(tmp);
-    free(tmp);
-    return s;
+    return niti_write_file_atomic(path, buf, len);
 }

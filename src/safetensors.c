@@ -5,6 +5,7 @@
  * tensors must tile exactly (sorted by begin offset: no gaps, no overlaps, nothing left over).
  * Tensor data is stored little-endian in the file and held in host byte order in memory. */
 #include "safetensors.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -684,8 +685,7 @@ static void sb_json_string(sbuf *b, const char *s)
  * sleeps that long before going on, so that a test can SIGKILL the process in the middle of a
  * write (tests/scripts/fault_kill_write.sh). Unset (always, outside tests) it costs nothing. */
 typedef struct st_writer {
-    int fd;
-    const char *path, *tmp;
+    niti_atomic_file *f;
     uint64_t written, total, pause_at;
     long pause_ms;
 } st_writer;
@@ -693,7 +693,7 @@ typedef struct st_writer {
 static void test_pause(st_writer *w)
 {
     fprintf(stderr, "niti: test hook: paused %ld ms after %llu of %llu bytes writing %s\n",
-            w->pause_ms, (unsigned long long)w->written, (unsigned long long)w->total, w->tmp);
+            w->pause_ms, (unsigned long long)w->written, (unsigned long long)w->total, w->f->tmp);
     fflush(stderr);
     struct timespec ts = {w->pause_ms / 1000, (w->pause_ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
@@ -704,22 +704,16 @@ static void test_pause(st_writer *w)
 static niti_status write_all(st_writer *w, const void *data, size_t n)
 {
     const unsigned char *p = data;
-    while (n) {
-        size_t chunk = n > ((size_t)1 << 30) ? ((size_t)1 << 30) : n;
-        if (w->pause_ms > 0) {
-            if (w->written >= w->pause_at) test_pause(w);
-            else if (chunk > w->pause_at - w->written) chunk = (size_t)(w->pause_at - w->written);
-        }
-        ssize_t r = write(w->fd, p, chunk);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return niti_fail(NITI_ERR_IO, "%s: write failed: %s", w->path, strerror(errno));
-        }
-        if (r == 0) return niti_fail(NITI_ERR_IO, "%s: write failed (no progress)", w->path);
-        p += r;
-        n -= (size_t)r;
-        w->written += (uint64_t)r;
+    if (w->pause_ms > 0 && w->written < w->pause_at && n > w->pause_at - w->written) {
+        size_t first = (size_t)(w->pause_at - w->written);
+        NITI_TRY(niti_atomic_write(w->f, p, first));
+        w->written += first;
+        p += first;
+        n -= first;
     }
+    if (w->pause_ms > 0 && w->written >= w->pause_at) test_pause(w);
+    NITI_TRY(niti_atomic_write(w->f, p, n));
+    w->written += n;
     return NITI_OK;
 }
 
@@ -787,64 +781,25 @@ niti_status niti_st_write(const niti_st *st, const char *path)
     store_le64(lenbuf, (uint64_t)h.len);
 
     /* Temp file in the target's folder, then rename over the target. */
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-    const char *base = slash ? slash + 1 : path;
-    size_t tlen = dirlen + 1 + strlen(base) + 12 + 1;
-    char *tmp = malloc(tlen);
-    if (!tmp) {
-        free(h.p);
-        return niti_fail(NITI_ERR_NOMEM, "%s: temp name", path);
-    }
-    snprintf(tmp, tlen, "%.*s.%s.tmpXXXXXX", (int)dirlen, path, base);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        niti_status s = niti_fail(NITI_ERR_IO, "%s: cannot create a temporary file in its folder: %s",
-                                  path, strerror(errno));
-        free(tmp);
+    niti_atomic_file f;
+    niti_status s = niti_atomic_open(path, &f);
+    if (s != NITI_OK) {
         free(h.p);
         return s;
     }
-    /* mkstemp makes the file 0600; keep the target's permissions, or 0644 for a new file. */
-    struct stat sb;
-    mode_t mode = stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? (sb.st_mode & 07777) : 0644;
-    niti_status s = NITI_OK;
-    st_writer w = {fd, path, tmp, 0, 8 + (uint64_t)h.len + off, 0, 0};
+    st_writer w = {&f, 0, 8 + (uint64_t)h.len + off, 0, 0};
     const char *pause = getenv("NITI_TEST_WRITE_PAUSE_MS"); /* test-only hook, see st_writer */
     if (pause && *pause) {
         long ms = strtol(pause, NULL, 10);
         w.pause_ms = ms > 0 ? (ms > 600000 ? 600000 : ms) : 0;
         w.pause_at = w.total / 2;
     }
-    if (fchmod(fd, mode) != 0)
-        s = niti_fail(NITI_ERR_IO, "%s: cannot set permissions: %s", tmp, strerror(errno));
-    if (s == NITI_OK) s = write_all(&w, lenbuf, 8);
+    s = write_all(&w, lenbuf, 8);
     if (s == NITI_OK) s = write_all(&w, h.p, h.len);
     for (int i = 0; s == NITI_OK && i < st->n_tensors; i++)
         s = write_tensor_data(&w, &st->tensors[i]);
-    if (s == NITI_OK && fsync(fd) != 0)
-        s = niti_fail(NITI_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-    if (close(fd) != 0 && s == NITI_OK)
-        s = niti_fail(NITI_ERR_IO, "%s: close failed: %s", path, strerror(errno));
-    if (s == NITI_OK && rename(tmp, path) != 0)
-        s = niti_fail(NITI_ERR_IO, "%s: cannot replace the file: %s", path, strerror(errno));
-    if (s != NITI_OK) {
-        unlink(tmp);
-    } else {
-        /* Make the rename durable (best effort). */
-        char *dir = malloc(dirlen + 2);
-        if (dir) {
-            if (dirlen) snprintf(dir, dirlen + 1, "%.*s", (int)dirlen, path);
-            else strcpy(dir, ".");
-            int dfd = open(dir, O_RDONLY);
-            if (dfd >= 0) {
-                (void)fsync(dfd);
-                close(dfd);
-            }
-            free(dir);
-        }
-    }
-    free(tmp);
+    if (s == NITI_OK) s = niti_atomic_commit(&f);
+    else niti_atomic_abort(&f);
     free(h.p);
     return s;
 }
