@@ -537,3 +537,23 @@ niti_status niti_net_last_loss(niti_net *net, int64_t *q, int8_t *err)
     if (err) NITI_TRY(net->be->ops->download(net->be, net->err, 0, err, cnt));
     return NITI_OK;
 }
+
+niti_status niti_net_layer_saturation(niti_net *net, int layer, int64_t *saturated,
+                                      int64_t *total)
+{
+    net_layer *L = NULL;
+    NITI_TRY(weight_layer(net, layer, &L));
+    if (!net->last_n || !L->out_cur)
+        return niti_fail(NITI_ERR_INVALID, "no forward pass has run");
+    size_t n = (size_t)net->last_n * layer_out_elems(&L->spec);
+    int8_t *v = malloc(n);
+    if (!v) return niti_fail(NITI_ERR_NOMEM, "saturation count of layer %d", layer);
+    niti_status s = net->be->ops->download(net->be, L->out, 0, v, n);
+    int64_t c = 0;
+    for (size_t i = 0; s == NITI_OK && i < n; i++) c += v[i] == 127 || v[i] == -127;
+    free(v);
+    NITI_TRY(s);
+    *saturated = c;
+    *total = (int64_t)n;
+    return NITI_OK;
+}

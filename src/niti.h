@@ -118,6 +118,11 @@ niti_status niti_net_forward(niti_net *net, const int8_t *inputs, int n, int8_t 
 int niti_net_out_exp(const niti_net *net);
 int niti_net_layer_shift(const niti_net *net, int layer);
 int niti_net_layer_err_shift(const niti_net *net, int layer);
+/* After a step or forward: how many of conv/linear layer `layer`'s int8 outputs in the last
+ * batch sit at the clamp (+-127), and how many outputs there are. A ReLU that follows the layer
+ * works in place, so only +127 is visible where one does. */
+niti_status niti_net_layer_saturation(niti_net *net, int layer, int64_t *saturated,
+                                      int64_t *total);
 /* After a training step: the loss's q (int64 [n,classes]) and err (int8 [n,classes]). */
 niti_status niti_net_last_loss(niti_net *net, int64_t *q, int8_t *err);
 

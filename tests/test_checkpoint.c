@@ -63,6 +63,13 @@ int main(int argc, char **argv)
     for (int i = 0; i < 4 * 72; i++) x[i] = (int8_t)((i * 37) % 200 - 100);
     for (uint32_t t = 0; t < 3; t++) CHECK_EQ(niti_net_train_step(net, x, y, 4, 1, t, NULL), NITI_OK);
 
+    /* saturation: 0 <= saturated <= outputs of the last batch (4 images x 6x6x4) */
+    int64_t sat = -1, tot = -1;
+    CHECK_EQ(niti_net_layer_saturation(net, 0, &sat, &tot), NITI_OK);
+    CHECK_EQ(tot, 4 * 6 * 6 * 4);
+    CHECK(sat >= 0 && sat <= tot);
+    CHECK(niti_net_layer_saturation(net, 1, &sat, &tot) != NITI_OK); /* relu has no weights */
+
     niti_run_state rs;
     memset(&rs, 0, sizeof rs);
     rs.cfg = cfg;

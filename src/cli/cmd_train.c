@@ -326,6 +326,8 @@ int niti_cmd_train(int argc, char **argv)
     FILE *logf = NULL;
     int32_t *perm = NULL, *idx = NULL, *lab = NULL;
     int8_t *in = NULL;
+    double *sat_frac = NULL;
+    int *shift_of = NULL;
     niti_run_state rs;
     memset(&rs, 0, sizeof rs);
     niti_train_cfg_default(&rs.cfg);
@@ -556,7 +558,9 @@ int niti_cmd_train(int argc, char **argv)
     in = malloc((size_t)batch * img);
     tr.logits8 = malloc((size_t)batch * tr.classes);
     tr.logitsf = malloc(sizeof(float) * (size_t)batch * tr.classes);
-    if (!perm || !idx || !lab || !in || !tr.logits8 || !tr.logitsf) {
+    sat_frac = malloc(sizeof(double) * (size_t)model->n_layers);
+    shift_of = malloc(sizeof(int) * (size_t)model->n_layers);
+    if (!perm || !idx || !lab || !in || !tr.logits8 || !tr.logitsf || !sat_frac || !shift_of) {
         cli_error("out of memory");
         goto out;
     }
@@ -665,6 +669,17 @@ int niti_cmd_train(int argc, char **argv)
         if (tty) fputc('\n', stderr);
         if (interrupted || rs.batch_pos < steps_per_epoch) break;
         double ep_time = now_s() - ep_t0;
+        /* Saturation (share of +-127 outputs) of each conv/linear layer in the epoch's last
+         * training batch, read before evaluation overwrites the activations. */
+        int train_out_exp = tr.fp32 ? 0 : niti_net_out_exp(tr.net);
+        for (int l = 0; l < model->n_layers; l++) {
+            int64_t sat, tot;
+            sat_frac[l] = -1;
+            shift_of[l] = tr.fp32 ? -1 : niti_net_layer_shift(tr.net, l);
+            if (!tr.fp32 && niti_layer_has_weights(&model->layers[l]) &&
+                niti_net_layer_saturation(tr.net, l, &sat, &tot) == NITI_OK && tot)
+                sat_frac[l] = (double)sat / tot;
+        }
         int do_eval = rs.epoch + 1 == rs.epochs || (eval_every > 0 && (rs.epoch + 1) % eval_every == 0);
         double test_loss = 0;
         if (do_eval) {
@@ -689,11 +704,18 @@ int niti_cmd_train(int argc, char **argv)
             if (do_eval) fprintf(logf, ",\"test_loss\":%.6f,\"test_acc\":%.6f", test_loss / last_total, last_acc);
             fprintf(logf, ",\"img_per_s\":%.1f,\"wall_s\":%.3f", ep_seen / ep_time, now_s() - t_start);
             if (!tr.fp32) {
-                fprintf(logf, ",\"out_exp\":%d,\"shifts\":{", niti_net_out_exp(tr.net));
+                fprintf(logf, ",\"out_exp\":%d,\"shifts\":{", train_out_exp);
                 int first = 1;
                 for (int l = 0; l < model->n_layers; l++)
                     if (niti_layer_has_weights(&model->layers[l])) {
-                        fprintf(logf, "%s\"L%d\":%d", first ? "" : ",", l, niti_net_layer_shift(tr.net, l));
+                        fprintf(logf, "%s\"L%d\":%d", first ? "" : ",", l, shift_of[l]);
+                        first = 0;
+                    }
+                fputs("},\"saturation\":{", logf);
+                first = 1;
+                for (int l = 0; l < model->n_layers; l++)
+                    if (sat_frac[l] >= 0) {
+                        fprintf(logf, "%s\"L%d\":%.6f", first ? "" : ",", l, sat_frac[l]);
                         first = 0;
                     }
                 fputc('}', logf);
@@ -744,7 +766,7 @@ out_sig:
     sigaction(SIGINT, &old_sa, NULL);
 out:
     if (logf) fclose(logf);
-    free(perm), free(idx), free(lab), free(in), free(tr.logits8), free(tr.logitsf);
+    free(perm), free(idx), free(lab), free(in), free(tr.logits8), free(tr.logitsf), free(sat_frac), free(shift_of);
     niti_net_free(tr.net);
     niti_f32_free(tr.fnet);
     niti_model_free(model);
