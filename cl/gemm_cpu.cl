@@ -7,7 +7,10 @@
  *   B: "panel operand", column panels of 16 columns: vnni [panel][Kp/4][16][4] (one int16 vector
  *      per 4 reduction steps, as vpdpbusd wants it), portable [panel][Kp][16].
  * Forward: A = im2col(X), B = W. Dgrad: A = im2col(E) with pad' = k-1-pad, B = flipped W^T.
- * Wgrad:   A = E^T (rows o), B = im2col(A)^T (columns kk), reduction over m = (img, y, x).
+ * Wgrad:   see "wgrad, transposed form" below (rows kk read from a transposed, zero-padded copy
+ *          of A without im2col; columns o; reduction over the error positions). The older form
+ *          (niti_pack_et / niti_pack_imcol / niti_wgrad_reduce: A = E^T, B = im2col(A)^T) is no
+ *          longer launched by the host.
  *
  * Exactness (contract section 5). The reduction runs in chunks (grid dim 2) of at most 65536
  * terms, each an exact int32 partial sum; several chunks are added in int64 by a reduce kernel.
@@ -78,6 +81,22 @@ __kernel NITI_PACK_WG void niti_pack_rows(__global const uchar *X, __global ucha
         niti_pack_row(X, out, Hin, Win, Cin, Hout, Wout, k, pad, M, K, Kp, xorv, m);
 }
 
+/* Channel padding: out[r, c] = X[r, c] for c < Cin, 0 for Cin <= c < Cp (rows r < R, pixels of
+ * an NHWC tensor). Tasks of `per` rows. */
+__kernel NITI_PACK_WG void niti_pad_channels(__global const uchar *X, __global uchar *out, int R,
+                                             int Cin, int Cp, int per)
+{
+    const int r0 = (int)get_global_id(0) * per, r1 = min(R, r0 + per);
+    for (int r = r0; r < r1; r++) {
+        __global const uchar *s = X + (long)r * Cin;
+        __global uchar *d = out + (long)r * Cp;
+        int c = 0;
+        for (; c + 16 <= Cin; c += 16) vstore16(vload16(0, s + c), 0, d + c);
+        for (; c < Cin; c++) d[c] = s[c];
+        for (; c < Cp; c++) d[c] = 0;
+    }
+}
+
 /* The value B[n, kk] of the panel operand of forward (mode 0: src is [N, K]) or dgrad (mode 1:
  * src is W [O, k, k, I], n = i, kk = (ky', kx', o), value W[o, k-1-ky', k-1-kx', i]). */
 NITI_GI int niti_bval(__global const char *src, int mode, int n, int kk, int N, int K, int k,
@@ -91,18 +110,46 @@ NITI_GI int niti_bval(__global const char *src, int mode, int n, int kk, int N, 
 }
 
 /* Panel operand from weights. One work-item per (4 reduction steps g, panel p). */
+/* With Cp > Cin the reduction index is kk' = (ky, kx, c') over Cp channels (the row operand is
+ * the channel-padded copy of niti_pad_channels): c' >= Cin gives 0, else kk = (ky, kx, c'). */
 __kernel NITI_PACK_WG void niti_pack_panels(__global const char *src, __global char *out, int mode, int N,
-                               int K, int k, int O, int Kp, int vnni, int NP, int per)
+                               int K, int k, int O, int Kp, int vnni, int NP, int Cin, int Cp,
+                               int per)
 {
     const int Kp4 = Kp >> 2;
     const int t0 = (int)get_global_id(0) * per, t1 = min(Kp4 * NP, t0 + per);
     for (int t = t0; t < t1; t++) {
-    const int p = t / Kp4, g = t - p * Kp4;
-    for (int l = 0; l < 16; l++)
+        const int p = t / Kp4, g = t - p * Kp4;
+        /* the 4 reduction steps: B[n, kk] = src[base + n * stride], or 0 */
+        long base[4], stride[4];
+        int ok[4];
         for (int q = 0; q < 4; q++) {
-            int n = p * 16 + l, kk = 4 * g + q;
-            long idx = vnni ? (((long)p * Kp4 + g) * 16 + l) * 4 + q : ((long)p * Kp + kk) * 16 + l;
-            out[idx] = (char)niti_bval(src, mode, n, kk, N, K, k, O);
+            int kk = 4 * g + q, kv = kk;
+            if (Cp != Cin) {
+                int tap = kk / Cp, c = kk - tap * Cp;
+                kv = c < Cin ? tap * Cin + c : K;
+            }
+            ok[q] = kv < K;
+            if (mode == 0) {
+                base[q] = kv, stride[q] = K;
+            } else {
+                int tt = kv / O, o = kv - tt * O;
+                int ky = tt / k, kx = tt - ky * k;
+                base[q] = (((long)o * k + (k - 1 - ky)) * k + (k - 1 - kx)) * N, stride[q] = 1;
+            }
+        }
+        char v[64];
+        for (int l = 0; l < 16; l++) {
+            int n = p * 16 + l;
+            for (int q = 0; q < 4; q++)
+                v[vnni ? l * 4 + q : q * 16 + l] =
+                    n < N && ok[q] ? src[base[q] + (long)n * stride[q]] : (char)0;
+        }
+        if (vnni) {
+            __global char *d = out + ((long)p * Kp4 + g) * 64;
+            for (int j = 0; j < 4; j++) vstore16(vload16(j, v), j, d);
+        } else {
+            for (int q = 0; q < 4; q++) vstore16(vload16(q, v), 0, out + ((long)p * Kp + 4 * g + q) * 16);
         }
     }
 }
@@ -347,6 +394,175 @@ NITI_GI void niti_row_geom(int m, int Mst, int Hout, int Wout, int Hin, int Win,
         }                                                                                          \
     }
 
+/* ---------------------------------------------------------------- wgrad, transposed form */
+/* G[o, ky, kx, c] = sum_m E[m, o] * A[img, y+ky-pad, x+kx-pad, c] as a GEMM with rows
+ * kk = (ky, kx, c), columns o and the reduction over E positions, without an im2col:
+ *   row operand  niti_pack_apad_t: Apad^T[c][P] = A[img, Y-pad, X-pad, c] ^ xorv at the position
+ *                P = (img * Hp + Y) * Wp + X of the padded grid (Hp = H + 2 pad, Wp = W + 2 pad;
+ *                xorv outside), rows of Pst bytes. Row kk reads Apad^T[c] from ky * Wp + kx on.
+ *   panel operand niti_pack_epanel: E^T in panel layout over a reduction index q of a grid
+ *                (img, Y, X) of Hg x Wg per image: E[img, Y, X, :] for Y < Ho, X < Wo, else 0.
+ * The grid is the E tensor itself (Hg = Ho, Wg = Wo, needs Wo % 4 == 0: "compact", exactly the
+ * N Ho Wo terms), or Ho x Wp per image ("row-padded", needs Ho Wp % 4 == 0, zero terms in the
+ * columns X >= Wo), or the padded grid (Hg = Hp, Wg = Wp: any shape). The micro-kernel walks the
+ * reduction in runs of L groups of 4 (compact: one E row; row-padded: one image; padded: one run)
+ * and points each row at the run's position in the padded grid of Apad^T. Exactness as above:
+ * chunks of at most 65536 terms; the vnni offset is corrected with the column sums of E^T. */
+
+/* Tasks over units of Wp positions (padded-grid rows (img, Y), then the tail up to Pst). */
+__kernel NITI_PACK_WG void niti_pack_apad_t(__global const uchar *A, __global uchar *out, int N,
+                                            int H, int W, int I, int pad, int Hp, int Wp,
+                                            long Pst, int xorv, int per)
+{
+    const int units = (int)((Pst + Wp - 1) / Wp);
+    const int u0 = (int)get_global_id(0) * per, u1 = min(units, u0 + per);
+    const uchar x = (uchar)xorv;
+    for (int u = u0; u < u1; u++) {
+        long P0 = (long)u * Wp;
+        int img = u / Hp, Y = u - img * Hp, iy = Y - pad;
+        int rowok = img < N && iy >= 0 && iy < H;
+        __global const uchar *arow = A + (((long)img * H + iy) * W) * I;
+        for (int X = 0; X < Wp && P0 + X < Pst; X++) {
+            int ix = X - pad;
+            __global uchar *d = out + P0 + X;
+            if (rowok && ix >= 0 && ix < W) {
+                __global const uchar *s = arow + (long)ix * I;
+                int c = 0;
+                for (; c + 16 <= I; c += 16) {
+                    uchar16 v = vload16(0, s + c) ^ (uchar16)x;
+                    d[(c + 0) * Pst] = v.s0, d[(c + 1) * Pst] = v.s1, d[(c + 2) * Pst] = v.s2;
+                    d[(c + 3) * Pst] = v.s3, d[(c + 4) * Pst] = v.s4, d[(c + 5) * Pst] = v.s5;
+                    d[(c + 6) * Pst] = v.s6, d[(c + 7) * Pst] = v.s7, d[(c + 8) * Pst] = v.s8;
+                    d[(c + 9) * Pst] = v.s9, d[(c + 10) * Pst] = v.sa, d[(c + 11) * Pst] = v.sb;
+                    d[(c + 12) * Pst] = v.sc, d[(c + 13) * Pst] = v.sd, d[(c + 14) * Pst] = v.se;
+                    d[(c + 15) * Pst] = v.sf;
+                }
+                for (; c < I; c++) d[c * Pst] = s[c] ^ x;
+            } else {
+                for (int c = 0; c < I; c++) d[c * Pst] = x;
+            }
+        }
+    }
+}
+
+/* Panel operand E^T over the grid (see above), Qp reduction positions (a multiple of 4). Tasks:
+ * groups g of 4 positions, all panels each. vnni layout [p][Qp/4][16][4], portable [p][Qp][16]. */
+__kernel NITI_PACK_WG void niti_pack_epanel(__global const char *E, __global char *out, int N,
+                                            int Ho, int Wo, int O, int Hg, int Wg, int Qp,
+                                            int vnni, int NP, int per)
+{
+    const int Qp4 = Qp >> 2;
+    const int gA = (int)get_global_id(0) * per, gB = min(Qp4, gA + per);
+    const int HWg = Hg * Wg;
+    for (int g = gA; g < gB; g++) {
+        __global const char *row[4];
+        int ok[4];
+        for (int q = 0; q < 4; q++) {
+            int P = 4 * g + q;
+            int img = P / HWg, r = P - img * HWg;
+            int Y = r / Wg, X = r - Y * Wg;
+            ok[q] = img < N && Y < Ho && X < Wo;
+            row[q] = E + (((long)img * Ho + Y) * Wo + X) * O;
+        }
+        for (int p = 0; p < NP; p++) {
+            int o0 = p * 16;
+            char16 rows[4];
+            for (int q = 0; q < 4; q++) {
+                if (!ok[q] || o0 >= O) rows[q] = (char16)0;
+                else if (o0 + 16 <= O) rows[q] = vload16(0, row[q] + o0);
+                else {
+                    char tmp[16];
+                    for (int l = 0; l < 16; l++) tmp[l] = o0 + l < O ? row[q][o0 + l] : 0;
+                    rows[q] = vload16(0, tmp);
+                }
+            }
+            if (vnni) {
+                __global char *d = out + ((long)p * Qp4 + g) * 64;
+                char16 o_0 = (char16)(rows[0].s0, rows[1].s0, rows[2].s0, rows[3].s0, rows[0].s1,
+                                      rows[1].s1, rows[2].s1, rows[3].s1, rows[0].s2, rows[1].s2,
+                                      rows[2].s2, rows[3].s2, rows[0].s3, rows[1].s3, rows[2].s3,
+                                      rows[3].s3);
+                char16 o_1 = (char16)(rows[0].s4, rows[1].s4, rows[2].s4, rows[3].s4, rows[0].s5,
+                                      rows[1].s5, rows[2].s5, rows[3].s5, rows[0].s6, rows[1].s6,
+                                      rows[2].s6, rows[3].s6, rows[0].s7, rows[1].s7, rows[2].s7,
+                                      rows[3].s7);
+                char16 o_2 = (char16)(rows[0].s8, rows[1].s8, rows[2].s8, rows[3].s8, rows[0].s9,
+                                      rows[1].s9, rows[2].s9, rows[3].s9, rows[0].sa, rows[1].sa,
+                                      rows[2].sa, rows[3].sa, rows[0].sb, rows[1].sb, rows[2].sb,
+                                      rows[3].sb);
+                char16 o_3 = (char16)(rows[0].sc, rows[1].sc, rows[2].sc, rows[3].sc, rows[0].sd,
+                                      rows[1].sd, rows[2].sd, rows[3].sd, rows[0].se, rows[1].se,
+                                      rows[2].se, rows[3].se, rows[0].sf, rows[1].sf, rows[2].sf,
+                                      rows[3].sf);
+                vstore16(o_0, 0, d);
+                vstore16(o_1, 0, d + 16);
+                vstore16(o_2, 0, d + 32);
+                vstore16(o_3, 0, d + 48);
+            } else {
+                __global char *d = out + ((long)p * Qp + 4 * g) * 16;
+                for (int q = 0; q < 4; q++) vstore16(rows[q], 0, d + 16 * q);
+            }
+        }
+    }
+}
+
+/* G[o, kk] = sum_s P[s, kk, o] in int64 (P: the transposed form's int32 partials [S][K][O]).
+ * Tasks of `per` tiles of 16 rows kk (16 contiguous G values per o). */
+__kernel NITI_PACK_WG void niti_wgrad_reduce_t(__global const int *P, int S, int K, int O,
+                                               __global long *G, int per)
+{
+    const int t0 = (int)get_global_id(0) * per, t1 = min((K + 15) / 16, t0 + per);
+    const long KO = (long)K * O;
+    for (int t = t0; t < t1; t++) {
+        const int k0 = t * 16, k1 = min(K, k0 + 16);
+        for (int o = 0; o < O; o++)
+            for (int kk = k0; kk < k1; kk++) {
+                long s = 0;
+                for (int j = 0; j < S; j++) s += P[j * KO + (long)kk * O + o];
+                G[(long)o * K + kk] = s;
+            }
+    }
+}
+
+/* The micro-kernel body of the transposed wgrad. Arguments as NITI_MK_ARGS with: X = Apad^T
+ * (bytes), Cin = I, k, Win = Wp, Hin = Hp, Hout = E rows per image in the run structure (Hq),
+ * Wout = groups per run (L), pad = Pst (row stride of Apad^T in bytes). Rows m = (ky, kx, c).
+ * Row reads are 4-byte words at any byte offset (CPU devices only). */
+#define NITI_MK_BODY_WG(RM, NV, STEP)                                                              \
+    const int pg = (int)get_global_id(0), rbg = (int)get_global_id(1), s = (int)get_global_id(2); \
+    const int g0 = s * kc4, g1 = min(Kp4, g0 + kc4);                                               \
+    __global const uchar *Xb = (__global const uchar *)X;                                          \
+    __global void *Cs = (__global char *)C + (out64 ? 8 : 4) * s * cstride;                       \
+    for (int gb = g0; gb < g1; gb += kb4) {                                                        \
+        const int ge = min(g1, gb + kb4);                                                          \
+        for (int rb = 0; rb < RB; rb++) {                                                          \
+            const int m0 = (rbg * RB + rb) * RM;                                                   \
+            if (m0 >= Mst) break;                                                                  \
+            long roff[RM];                                                                         \
+            _Pragma("unroll") for (int r = 0; r < RM; r++)                                         \
+            {                                                                                      \
+                int m = min(m0 + r, Mst - 1);                                                      \
+                int tap = m / Cin, c = m - tap * Cin;                                              \
+                int ky = tap / k, kx = tap - ky * k;                                               \
+                roff[r] = (long)c * pad + ky * Win + kx;                                           \
+            }                                                                                      \
+            NITI_ACC_DECL(RM, NV);                                                                 \
+            for (int g = gb; g < ge;) {                                                            \
+                const int R = g / Wout, j0 = g - R * Wout;                                         \
+                const int run = min(ge - g, Wout - j0);                                            \
+                const int img = R / Hout, yy = R - img * Hout;                                     \
+                const long pos = ((long)img * Hin + yy) * Win + 4 * j0;                            \
+                __global const uint *ap[RM];                                                       \
+                _Pragma("unroll") for (int r = 0; r < RM; r++) ap[r] =                             \
+                    (__global const uint *)(Xb + roff[r] + pos);                                   \
+                for (int j = 0; j < run; j++, g++) {                                               \
+                    STEP(RM, NV);                                                                  \
+                }                                                                                  \
+            }                                                                                      \
+            NITI_ACC_STORE(RM, NV);                                                                \
+        }                                                                                          \
+    }
+
 /* ---------------------------------------------------------------- vnni micro-kernel */
 #ifdef NITI_VNNI
 
@@ -396,6 +612,17 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_vnni_probe(
 NITI_VNNI_KERNEL(4, 4)
 NITI_VNNI_KERNEL(8, 2)
 NITI_VNNI_KERNEL(12, 1)
+
+#define NITI_VNNI_WG_KERNEL(RM, NV)                                                                \
+    __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_gemm_vnni_wg_##RM##x##NV(    \
+        NITI_MK_ARGS)                                                                              \
+    {                                                                                              \
+        __global const int16 *Bp = (__global const int16 *)B + (long)get_global_id(0) * NV * Kp4; \
+        NITI_MK_BODY_WG(RM, NV, NITI_VNNI_STEP)                                                    \
+    }
+NITI_VNNI_WG_KERNEL(4, 4)
+NITI_VNNI_WG_KERNEL(8, 2)
+NITI_VNNI_WG_KERNEL(12, 1)
 
 #undef NITI_ACC_DECL
 #undef NITI_ACC_STORE
@@ -449,6 +676,17 @@ NITI_VNNI_KERNEL(12, 1)
 NITI_F32_KERNEL(4, 2)
 NITI_F32_KERNEL(6, 1)
 
+#define NITI_F32_WG_KERNEL(RM, NV)                                                                 \
+    __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_gemm_f32_wg_##RM##x##NV(     \
+        NITI_MK_ARGS)                                                                              \
+    {                                                                                              \
+        __global const char *Bp = (__global const char *)B + (long)get_global_id(0) * NV * Kp4 * 64; \
+        NITI_MK_BODY_WG(RM, NV, NITI_F32_STEP)                                                     \
+    }
+NITI_F32_WG_KERNEL(4, 2)
+NITI_F32_WG_KERNEL(6, 1)
+
 #undef NITI_ACC_DECL
 #undef NITI_ACC_STORE
 #endif /* NITI_PORTABLE */
+

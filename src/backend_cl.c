@@ -16,7 +16,7 @@ struct niti_buf {
 
 enum {
     SCR_WT, SCR_SPLIT, SCR_PART1, SCR_PART2, SCR_LOSSQ, SCR_DUMMY, SCR_PACKA, SCR_PACKB, SCR_CSUM,
-    SCR_ZERO, SCR_COUNT
+    SCR_ZERO, SCR_MASK, SCR_COUNT
 };
 
 /* GEMM paths of conv/linear (NITI_GEMM): the tiled implicit GEMM (conv_i8.cl, GPUs), or packing
@@ -29,7 +29,11 @@ enum {
     K_MAX_I64, K_REQUANT_I32, K_REQUANT_I64, K_RELU_FWD, K_RELU_BWD, K_POOL_FWD, K_POOL_BWD,
     K_DROPOUT, K_LOSS, K_DECAY, K_UPDATE, K_CONV_GEMM_NC, K_CONV_WGRAD_NR, K_PACK_ROWS,
     K_PACK_PANELS, K_PANEL_COLSUM, K_PACK_ET, K_PACK_IMCOL, K_WGRAD_REDUCE, K_VNNI_PROBE,
-    K_VNNI_4x4, K_VNNI_8x2, K_VNNI_12x1, K_F32_4x2, K_F32_6x1, K_COUNT
+    K_VNNI_4x4, K_VNNI_8x2, K_VNNI_12x1, K_F32_4x2, K_F32_6x1, K_CPU_MAX_I32, K_CPU_MAX_I64,
+    K_CPU_REQUANT_I32, K_CPU_REQUANT_I64, K_CPU_DECAY, K_CPU_UPDATE, K_CPU_RELU_FWD,
+    K_CPU_RELU_BWD, K_CPU_POOL_FWD, K_CPU_POOL_BWD, K_DROPOUT_MASK, K_CPU_DROPOUT, K_PACK_APAD,
+    K_PACK_EPANEL, K_WGRAD_REDUCE_T, K_VNNI_WG_4x4, K_VNNI_WG_8x2, K_VNNI_WG_12x1, K_F32_WG_4x2,
+    K_F32_WG_6x1, K_PAD_CHANNELS, K_COUNT
 };
 
 static const char *const kernel_names[K_COUNT] = {
@@ -40,13 +44,22 @@ static const char *const kernel_names[K_COUNT] = {
     "niti_update_decay", "niti_update_apply", "niti_conv_gemm_nc", "niti_conv_wgrad_nr",
     "niti_pack_rows", "niti_pack_panels", "niti_panel_colsum", "niti_pack_et", "niti_pack_imcol",
     "niti_wgrad_reduce", "niti_vnni_probe", "niti_gemm_vnni_4x4", "niti_gemm_vnni_8x2",
-    "niti_gemm_vnni_12x1", "niti_gemm_f32_4x2", "niti_gemm_f32_6x1"};
+    "niti_gemm_vnni_12x1", "niti_gemm_f32_4x2", "niti_gemm_f32_6x1", "niti_cpu_max_abs_i32",
+    "niti_cpu_max_abs_i64", "niti_cpu_requant_i32", "niti_cpu_requant_i64",
+    "niti_cpu_update_decay", "niti_cpu_update_apply", "niti_cpu_relu_fwd", "niti_cpu_relu_bwd",
+    "niti_cpu_maxpool_fwd", "niti_cpu_maxpool_bwd", "niti_dropout_mask", "niti_cpu_dropout_apply",
+    "niti_pack_apad_t", "niti_pack_epanel", "niti_wgrad_reduce_t", "niti_gemm_vnni_wg_4x4",
+    "niti_gemm_vnni_wg_8x2", "niti_gemm_vnni_wg_12x1", "niti_gemm_f32_wg_4x2",
+    "niti_gemm_f32_wg_6x1", "niti_pad_channels"};
 
 /* The GEMM path a kernel belongs to (-1: every path). */
 static int kernel_path(int kid)
 {
-    if (kid == K_VNNI_PROBE || (kid >= K_VNNI_4x4 && kid <= K_VNNI_12x1)) return GEMM_VNNI;
-    if (kid == K_F32_4x2 || kid == K_F32_6x1) return GEMM_PORTABLE;
+    if (kid == K_VNNI_PROBE || (kid >= K_VNNI_4x4 && kid <= K_VNNI_12x1) ||
+        (kid >= K_VNNI_WG_4x4 && kid <= K_VNNI_WG_12x1))
+        return GEMM_VNNI;
+    if (kid == K_F32_4x2 || kid == K_F32_6x1 || kid == K_F32_WG_4x2 || kid == K_F32_WG_6x1)
+        return GEMM_PORTABLE;
     return -1;
 }
 
@@ -146,6 +159,48 @@ static niti_status launch1(cl_impl *im, kargs *a, size_t n, const char *op)
 {
     size_t gs = round_up(n ? n : 1, 64), ls = 64;
     return launch(im, a, 1, &gs, &ls, op);
+}
+
+/* CPU devices (the vnni and portable GEMM paths) use the task kernels of cpu_ops.cl for the
+ * reductions and elementwise ops; the tiled (GPU) path keeps the work-group kernels. */
+static int cpu_ops(const cl_impl *im) { return im->gemm != GEMM_TILED; }
+
+/* Task launch over n elements (cpu_ops.cl): ranges of chunk elements (a multiple of 64), at most
+ * NITI_MAX_TASKS tasks; the kernel's last argument is chunk. *tasks gets the number of tasks
+ * (= the number of partials a max-|x| task kernel writes). */
+#define NITI_MAX_TASKS 64
+static niti_status launch_range(cl_impl *im, kargs *a, size_t n, size_t *tasks, const char *op)
+{
+    size_t cu = im->info.compute_units ? im->info.compute_units : 1;
+    size_t maxt = 8 * cu < NITI_MAX_TASKS ? 8 * cu : NITI_MAX_TASKS;
+    size_t nn = n ? n : 1;
+    size_t t = cdiv(nn, 32768);
+    if (t > maxt) t = maxt;
+    if (t < 1) t = 1;
+    size_t chunk = round_up(cdiv(nn, t), 64);
+    t = cdiv(nn, chunk);
+    ka_ulong(a, chunk);
+    if (tasks) *tasks = t;
+    size_t ls = 1;
+    return launch(im, a, 1, &t, &ls, op);
+}
+
+/* Task launch over `rows` rows, `per` rows per task (the kernel's last argument). */
+static niti_status launch_rows(cl_impl *im, kargs *a, size_t rows, size_t row_bytes,
+                               const char *op)
+{
+    size_t cu = im->info.compute_units ? im->info.compute_units : 1;
+    size_t maxt = 8 * cu < NITI_MAX_TASKS ? 8 * cu : NITI_MAX_TASKS;
+    size_t nr = rows ? rows : 1;
+    size_t t = cdiv(nr * (row_bytes ? row_bytes : 1), 32768);
+    if (t > maxt) t = maxt;
+    if (t > nr) t = nr;
+    if (t < 1) t = 1;
+    size_t per = cdiv(nr, t);
+    t = cdiv(nr, per);
+    ka_int(a, (int)per);
+    size_t ls = 1;
+    return launch(im, a, 1, &t, &ls, op);
 }
 
 static niti_status scratch(cl_impl *im, int id, size_t bytes, cl_mem *out)
@@ -591,6 +646,11 @@ static niti_status cpu_conv(cl_impl *im, int mode, cl_mem X, cl_mem Wsrc, int Hi
     cl_uint xorv = vnni ? 0x80808080u : 0;
     mk_cfg c = choose_mk(im, Ncol);
     size_t Kp = round_up((size_t)K, 4), Kp4 = Kp / 4;
+    /* Cin % 4 != 0: a channel-padded copy of X read in place when the padding adds at most a
+     * quarter to the reduction (cheaper than an im2col pack), else im2col rows. */
+    int Cp = round_up((size_t)Cin, 4) == (size_t)Cin ? Cin : (int)round_up((size_t)Cin, 4);
+    int pad_ch = Cp != Cin && (size_t)k * k * (size_t)Cp * 4 <= Kp * 5;
+    if (pad_ch) Kp = (size_t)k * k * (size_t)Cp, Kp4 = Kp / 4;
     size_t NP = round_up(cdiv((size_t)Ncol, 16), (size_t)c.NV), Np = NP * 16;
     size_t items = cdiv((size_t)M, (size_t)c.RM) * (NP / (size_t)c.NV);
     int S, kc4;
@@ -602,7 +662,19 @@ static niti_status cpu_conv(cl_impl *im, int mode, cl_mem X, cl_mem Wsrc, int Hi
     if (!direct) NITI_TRY(scratch(im, SCR_SPLIT, MN * 4 * (size_t)S, &Y));
 
     row_view rv = {X, Hin, Win, Cin, Hout, Wout, k, pad, xorv};
-    if (Cin % 4 != 0) {
+    if (pad_ch) {
+        size_t R = (size_t)(M / (Hout * Wout)) * (size_t)Hin * (size_t)Win;
+        NITI_TRY(scratch(im, SCR_PACKA, R * (size_t)Cp, &PA));
+        kargs a = ka_begin(im, K_PAD_CHANNELS);
+        ka_mem(&a, X);
+        ka_mem(&a, PA);
+        ka_int(&a, (int)R);
+        ka_int(&a, Cin);
+        ka_int(&a, Cp);
+        NITI_TRY(launch_tasks(im, &a, R, op));
+        rv.X = PA;
+        rv.Cin = Cp;
+    } else if (Cin % 4 != 0) {
         NITI_TRY(scratch(im, SCR_PACKA, (size_t)M * Kp, &PA));
         kargs a = ka_begin(im, K_PACK_ROWS);
         ka_mem(&a, X);
@@ -634,6 +706,8 @@ static niti_status cpu_conv(cl_impl *im, int mode, cl_mem X, cl_mem Wsrc, int Hi
     ka_int(&b, (int)Kp);
     ka_int(&b, vnni);
     ka_int(&b, (int)NP);
+    ka_int(&b, pad_ch ? Cin : 1);
+    ka_int(&b, pad_ch ? Cp : 1);
     NITI_TRY(launch_tasks(im, &b, Kp4 * NP, op));
 
     if (vnni) {
@@ -657,63 +731,110 @@ static niti_status cpu_conv(cl_impl *im, int mode, cl_mem X, cl_mem Wsrc, int Hi
     return launch1(im, &r, MN, op);
 }
 
-/* G[o, kk] = sum_m E[m, o] * im2col(A)[m, kk]: rows o (plus the vnni "ones" row), columns kk. */
+/* The transposed-form micro-kernel of a conv micro-kernel (same blocking). */
+static int wg_kernel(int kid)
+{
+    switch (kid) {
+    case K_VNNI_4x4: return K_VNNI_WG_4x4;
+    case K_VNNI_8x2: return K_VNNI_WG_8x2;
+    case K_VNNI_12x1: return K_VNNI_WG_12x1;
+    case K_F32_4x2: return K_F32_WG_4x2;
+    default: return K_F32_WG_6x1;
+    }
+}
+
+/* G[o, kk] in the transposed form of gemm_cpu.cl ("wgrad, transposed form"): GEMM rows
+ * kk = (ky, kx, c) read from Apad^T (A transposed onto the zero-padded grid, packed once, no
+ * im2col), columns o from the panel-packed E^T, reduction over E positions; int32 partials per
+ * chunk, then summed into G (int64, [O, K]). */
 static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_mem E, niti_buf *G)
 {
-    int M = g->N * g->Ho * g->Wo, K = g->k * g->k * g->I, O = g->O;
-    int vnni = im->gemm == GEMM_VNNI, rows = O + vnni;
-    mk_cfg c = choose_mk(im, K);
-    size_t Mp = round_up((size_t)M, 4), Mp4 = Mp / 4;
-    size_t NP = round_up(cdiv((size_t)K, 16), (size_t)c.NV), Np = NP * 16;
-    size_t items = cdiv((size_t)rows, (size_t)c.RM) * (NP / (size_t)c.NV);
+    int N = g->N, K = g->k * g->k * g->I, O = g->O, I = g->I, k = g->k;
+    int Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad;
+    int vnni = im->gemm == GEMM_VNNI;
+    /* The grid of the reduction (gemm_cpu.cl, "wgrad, transposed form"), by a rough cost: terms
+     * plus about two steps of pointer set-up per run:
+     *   0 compact     E itself (needs Wo % 4 == 0), runs of one E row (Wo/4 groups);
+     *   1 row-padded  Ho x Wp per image (needs Ho Wp % 4 == 0), runs of one image;
+     *   2 padded      Hp x Wp per image, one run. */
+    double cost[3];
+    cost[0] = g->Wo % 4 == 0 ? (double)g->Ho * g->Wo * (1.0 + 8.0 / g->Wo) : 1e300;
+    cost[1] = ((size_t)g->Ho * Wp) % 4 == 0
+                  ? (double)g->Ho * Wp * (1.0 + 8.0 / ((double)g->Ho * Wp))
+                  : 1e300;
+    cost[2] = (double)Hp * Wp * (1.0 + 8.0 / ((double)N * Hp * Wp));
+    int mode = cost[0] <= cost[1] && cost[0] <= cost[2] ? 0 : cost[1] <= cost[2] ? 1 : 2;
+    int Hg = mode == 2 ? Hp : g->Ho, Wg = mode == 0 ? g->Wo : Wp;
+    size_t Q = (size_t)N * Hg * Wg, Qp = round_up(Q, 4), Qp4 = Qp / 4;
+    size_t grid = (size_t)N * Hp * Wp;
+    size_t Pst = round_up(grid + 4 + (size_t)(k - 1) * (size_t)(Wp + 1), 64);
+    if (Qp4 > INT32_MAX / 2 || Pst > INT32_MAX / 2 || (size_t)I * Pst > ((size_t)1 << 40))
+        return niti_fail(NITI_ERR_INVALID, "OpenCL conv_wgrad: shape too large");
+    mk_cfg c = choose_mk(im, O);
+    c.kid = wg_kernel(c.kid);
+    size_t NP = round_up(cdiv((size_t)O, 16), (size_t)c.NV), Np = NP * 16;
+    size_t items = cdiv((size_t)K, (size_t)c.RM) * (NP / (size_t)c.NV);
     int S, kc4;
-    cpu_chunks(im, Mp4, items, 1, &S, &kc4);
-    size_t RK = (size_t)rows * (size_t)K;
-    cl_mem PA = NULL, PB = NULL, P = NULL;
-    NITI_TRY(scratch(im, SCR_PACKA, (size_t)rows * Mp, &PA));
-    NITI_TRY(scratch(im, SCR_PACKB, Np * Mp, &PB));
-    NITI_TRY(scratch(im, SCR_SPLIT, RK * 4 * (size_t)S, &P));
+    cpu_chunks(im, Qp4, items, 1, &S, &kc4);
+    size_t KO = (size_t)K * (size_t)O;
+    cl_mem PA = NULL, PB = NULL, P = NULL, CS = NULL;
+    NITI_TRY(scratch(im, SCR_PACKA, (size_t)I * Pst, &PA));
+    NITI_TRY(scratch(im, SCR_PACKB, Np * Qp, &PB));
+    NITI_TRY(scratch(im, SCR_CSUM, Np * 4 * (size_t)S, &CS));
+    NITI_TRY(scratch(im, SCR_SPLIT, KO * 4 * (size_t)S, &P));
 
-    kargs a = ka_begin(im, K_PACK_ET);
-    ka_mem(&a, E);
+    kargs a = ka_begin(im, K_PACK_APAD);
+    ka_mem(&a, A);
     ka_mem(&a, PA);
-    ka_int(&a, M);
-    ka_int(&a, O);
-    ka_int(&a, rows);
-    ka_int(&a, (int)Mp);
+    ka_int(&a, N);
+    ka_int(&a, g->H);
+    ka_int(&a, g->W);
+    ka_int(&a, I);
+    ka_int(&a, g->pad);
+    ka_int(&a, Hp);
+    ka_int(&a, Wp);
+    cl_long pst = (cl_long)Pst;
+    ka_raw(&a, sizeof pst, &pst);
     ka_int(&a, vnni ? 0x80 : 0);
-    ka_int(&a, vnni);
-    NITI_TRY(launch_tasks(im, &a, Mp4, "conv_wgrad"));
+    NITI_TRY(launch_tasks(im, &a, cdiv(Pst, (size_t)Wp), "conv_wgrad"));
 
-    kargs b = ka_begin(im, K_PACK_IMCOL);
-    ka_mem(&b, A);
+    kargs b = ka_begin(im, K_PACK_EPANEL);
+    ka_mem(&b, E);
     ka_mem(&b, PB);
-    ka_int(&b, g->H);
-    ka_int(&b, g->W);
-    ka_int(&b, g->I);
+    ka_int(&b, N);
     ka_int(&b, g->Ho);
     ka_int(&b, g->Wo);
-    ka_int(&b, g->k);
-    ka_int(&b, g->pad);
-    ka_int(&b, M);
-    ka_int(&b, (int)Mp);
-    ka_int(&b, K);
+    ka_int(&b, O);
+    ka_int(&b, Hg);
+    ka_int(&b, Wg);
+    ka_int(&b, (int)Qp);
     ka_int(&b, vnni);
     ka_int(&b, (int)NP);
-    NITI_TRY(launch_tasks(im, &b, Mp4, "conv_wgrad"));
+    NITI_TRY(launch_tasks(im, &b, Qp4, "conv_wgrad"));
 
-    row_view rv = packed_view(PA, Mp, 0);
-    NITI_TRY(run_mk(im, c, &rv, PB, PA, 0, P, 0, rows, K, K, RK, (int)Mp4, kc4, (int)Np, S,
+    if (vnni) {
+        kargs cs = ka_begin(im, K_PANEL_COLSUM);
+        ka_mem(&cs, PB);
+        ka_mem(&cs, CS);
+        ka_int(&cs, (int)Qp4);
+        ka_int(&cs, kc4);
+        ka_int(&cs, (int)Np);
+        size_t gsc[2] = {Np, (size_t)S}, lsc[2] = {16, 1};
+        NITI_TRY(launch(im, &cs, 2, gsc, lsc, "conv_wgrad"));
+    }
+    /* Row view fields in the transposed form: see NITI_MK_BODY_WG. */
+    int L = mode == 0 ? g->Wo / 4 : mode == 1 ? g->Ho * Wp / 4 : (int)Qp4;
+    int Hq = mode == 0 ? g->Ho : 1;
+    row_view rv = {PA, Hp, Wp, I, Hq, L, k, (int)Pst, 0};
+    NITI_TRY(run_mk(im, c, &rv, PB, CS, vnni, P, 0, K, O, O, KO, (int)Qp4, kc4, (int)Np, S,
                     "conv_wgrad"));
-    kargs r = ka_begin(im, K_WGRAD_REDUCE);
+    kargs r = ka_begin(im, K_WGRAD_REDUCE_T);
     ka_mem(&r, P);
     ka_int(&r, S);
-    ka_int(&r, O);
     ka_int(&r, K);
-    ka_int(&r, vnni);
+    ka_int(&r, O);
     ka_mem(&r, G->m);
-    size_t gsr[2] = {round_up((size_t)K, 16), (size_t)O}, lsr[2] = {16, 1};
-    return launch(im, &r, 2, gsr, lsr, "conv_wgrad");
+    return launch_tasks(im, &r, cdiv((size_t)K, 16), "conv_wgrad");
 }
 
 /* ---------------------------------------------------------------- requant */
@@ -736,6 +857,17 @@ static niti_status max_abs(cl_impl *im, cl_mem x, int is64, size_t n, size_t gro
     return launch(im, &a, 1, &gs, &ls, op);
 }
 
+/* Stage 1 of max |x| on a CPU device: *np partials. */
+static niti_status cpu_max_abs(cl_impl *im, cl_mem x, int is64, size_t n, cl_mem part,
+                               size_t *np, const char *op)
+{
+    kargs a = ka_begin(im, is64 ? K_CPU_MAX_I64 : K_CPU_MAX_I32);
+    ka_mem(&a, x);
+    ka_ulong(&a, n);
+    ka_mem(&a, part);
+    return launch_range(im, &a, n, np, op);
+}
+
 static niti_status cl_requant(niti_backend *be, niti_buf *acc, niti_dtype acc_t, size_t n,
                               niti_rule rule, niti_rounding rounding, niti_buf *out,
                               niti_buf *scalars, int shift_slot, int exp_in_slot, int exp_add,
@@ -750,9 +882,27 @@ static niti_status cl_requant(niti_backend *be, niti_buf *acc, niti_dtype acc_t,
     if (acc->bytes < n * niti_dtype_size(acc_t) || out->bytes < n)
         return niti_fail(NITI_ERR_INVALID, "OpenCL requant: buffers too small for %zu values", n);
     int is64 = acc_t == NITI_I64;
-    size_t groups = red_groups(im, n);
     cl_mem part = NULL;
     NITI_TRY(scratch(im, SCR_PART1, 256 * 8, &part));
+    if (cpu_ops(im)) {
+        size_t np = 0;
+        NITI_TRY(cpu_max_abs(im, acc->m, is64, n, part, &np, "requant"));
+        kargs a = ka_begin(im, is64 ? K_CPU_REQUANT_I64 : K_CPU_REQUANT_I32);
+        ka_mem(&a, acc->m);
+        ka_ulong(&a, n);
+        ka_mem(&a, part);
+        ka_int(&a, (int)np);
+        ka_int(&a, rule == NITI_RULE_NITI20 ? 1 : 0);
+        ka_int(&a, rounding == NITI_PSR ? 1 : 0);
+        ka_mem(&a, out->m);
+        ka_mem(&a, scalars->m);
+        ka_int(&a, shift_slot);
+        ka_int(&a, exp_in_slot);
+        ka_int(&a, exp_add);
+        ka_int(&a, exp_slot);
+        return launch_range(im, &a, n, NULL, "requant");
+    }
+    size_t groups = red_groups(im, n);
     NITI_TRY(max_abs(im, acc->m, is64, n, groups, part, "requant"));
     kargs a = ka_begin(im, is64 ? K_REQUANT_I64 : K_REQUANT_I32);
     ka_mem(&a, acc->m);
@@ -776,6 +926,13 @@ static niti_status cl_requant(niti_backend *be, niti_buf *acc, niti_dtype acc_t,
 static niti_status cl_relu_fwd(niti_backend *be, size_t n, niti_buf *A, niti_buf *Y)
 {
     cl_impl *im = IMPL(be);
+    if (cpu_ops(im)) {
+        kargs c = ka_begin(im, K_CPU_RELU_FWD);
+        ka_ulong(&c, n);
+        ka_mem(&c, A->m);
+        ka_mem(&c, Y->m);
+        return launch_range(im, &c, n, NULL, "relu_fwd");
+    }
     kargs a = ka_begin(im, K_RELU_FWD);
     ka_ulong(&a, n);
     ka_mem(&a, A->m);
@@ -787,6 +944,14 @@ static niti_status cl_relu_bwd(niti_backend *be, size_t n, niti_buf *A, niti_buf
                                niti_buf *Eprev)
 {
     cl_impl *im = IMPL(be);
+    if (cpu_ops(im)) {
+        kargs c = ka_begin(im, K_CPU_RELU_BWD);
+        ka_ulong(&c, n);
+        ka_mem(&c, A->m);
+        ka_mem(&c, E->m);
+        ka_mem(&c, Eprev->m);
+        return launch_range(im, &c, n, NULL, "relu_bwd");
+    }
     kargs a = ka_begin(im, K_RELU_BWD);
     ka_ulong(&a, n);
     ka_mem(&a, A->m);
@@ -801,6 +966,18 @@ static niti_status cl_maxpool_fwd(niti_backend *be, int N, int H, int W, int C, 
     cl_impl *im = IMPL(be);
     size_t total = (size_t)N * (size_t)(H / 2) * (size_t)(W / 2) * (size_t)C;
     if (!total) return NITI_OK;
+    if (cpu_ops(im)) {
+        kargs c = ka_begin(im, K_CPU_POOL_FWD);
+        ka_int(&c, N);
+        ka_int(&c, H);
+        ka_int(&c, W);
+        ka_int(&c, C);
+        ka_mem(&c, A->m);
+        ka_mem(&c, Y->m);
+        ka_mem(&c, argmax->m);
+        return launch_rows(im, &c, (size_t)N * (size_t)(H / 2), (size_t)W * 2 * (size_t)C,
+                           "maxpool_fwd");
+    }
     kargs a = ka_begin(im, K_POOL_FWD);
     ka_int(&a, N);
     ka_int(&a, H);
@@ -818,6 +995,17 @@ static niti_status cl_maxpool_bwd(niti_backend *be, int N, int H, int W, int C, 
     cl_impl *im = IMPL(be);
     size_t total = (size_t)N * (size_t)H * (size_t)W * (size_t)C;
     if (!total) return NITI_OK;
+    if (cpu_ops(im)) {
+        kargs c = ka_begin(im, K_CPU_POOL_BWD);
+        ka_int(&c, N);
+        ka_int(&c, H);
+        ka_int(&c, W);
+        ka_int(&c, C);
+        ka_mem(&c, E->m);
+        ka_mem(&c, argmax->m);
+        ka_mem(&c, Eprev->m);
+        return launch_rows(im, &c, (size_t)N * (size_t)H, (size_t)W * (size_t)C, "maxpool_bwd");
+    }
     kargs a = ka_begin(im, K_POOL_BWD);
     ka_int(&a, N);
     ka_int(&a, H);
@@ -834,6 +1022,24 @@ static niti_status cl_dropout(niti_backend *be, int N, int F, uint64_t seed, uin
 {
     cl_impl *im = IMPL(be);
     if (N <= 0 || F <= 0) return NITI_OK;
+    if (cpu_ops(im)) {
+        cl_mem mask = NULL;
+        NITI_TRY(scratch(im, SCR_MASK, (size_t)F, &mask));
+        kargs m = ka_begin(im, K_DROPOUT_MASK);
+        ka_int(&m, F);
+        ka_ulong(&m, seed);
+        ka_uint(&m, t);
+        ka_uint(&m, layer);
+        ka_mem(&m, mask);
+        NITI_TRY(launch1(im, &m, (size_t)F, "dropout"));
+        kargs c = ka_begin(im, K_CPU_DROPOUT);
+        ka_int(&c, N);
+        ka_int(&c, F);
+        ka_mem(&c, mask);
+        ka_mem(&c, in->m);
+        ka_mem(&c, out->m);
+        return launch_rows(im, &c, (size_t)N, (size_t)F, "dropout");
+    }
     kargs a = ka_begin(im, K_DROPOUT);
     ka_int(&a, N);
     ka_int(&a, F);
@@ -890,6 +1096,32 @@ static niti_status cl_update(niti_backend *be, size_t n, niti_buf *G, int mu, in
     NITI_TRY(scratch(im, SCR_PART1, 256 * 8, &p1));
     NITI_TRY(scratch(im, SCR_PART2, 256 * 8, &p2));
     NITI_TRY(scratch(im, SCR_DUMMY, 8, &dummy));
+    if (cpu_ops(im)) {
+        size_t np = 0;
+        NITI_TRY(cpu_max_abs(im, G->m, 1, n, p1, &np, "update"));
+        if (decay) {
+            kargs d = ka_begin(im, K_CPU_DECAY);
+            ka_ulong(&d, n);
+            ka_mem(&d, G->m);
+            ka_mem(&d, W->m);
+            ka_mem(&d, p1);
+            ka_int(&d, (int)np);
+            ka_mem(&d, p2);
+            NITI_TRY(launch_range(im, &d, n, NULL, "update (decay)"));
+        }
+        kargs a = ka_begin(im, K_CPU_UPDATE);
+        ka_ulong(&a, n);
+        ka_mem(&a, G->m);
+        ka_mem(&a, decay ? p2 : p1);
+        ka_int(&a, (int)np);
+        ka_int(&a, mu);
+        ka_mem(&a, W->m);
+        ka_mem(&a, master ? master->m : dummy);
+        ka_int(&a, master != NULL);
+        ka_mem(&a, g_out ? g_out->m : dummy);
+        ka_int(&a, g_out != NULL);
+        return launch_range(im, &a, n, NULL, "update");
+    }
     NITI_TRY(max_abs(im, G->m, 1, n, groups, p1, "update"));
     size_t gs = groups * im->red_wg, ls = im->red_wg;
     if (decay) {
