@@ -8,9 +8,7 @@
  *      per 4 reduction steps, as vpdpbusd wants it), portable [panel][Kp][16].
  * Forward: A = im2col(X), B = W. Dgrad: A = im2col(E) with pad' = k-1-pad, B = flipped W^T.
  * Wgrad:   see "wgrad, transposed form" below (rows kk read from a transposed, zero-padded copy
- *          of A without im2col; columns o; reduction over the error positions). The older form
- *          (niti_pack_et / niti_pack_imcol / niti_wgrad_reduce: A = E^T, B = im2col(A)^T) is no
- *          longer launched by the host.
+ *          of A without im2col; columns o; reduction over the error positions).
  *
  * Exactness (contract section 5). The reduction runs in chunks (grid dim 2) of at most 65536
  * terms, each an exact int32 partial sum; several chunks are added in int64 by a reduce kernel.
@@ -169,134 +167,6 @@ __kernel void niti_panel_colsum(__global const char *B, __global int *csum, int 
         sum += v.s0 + v.s1 + v.s2 + v.s3;
     }
     csum[(long)s * Np + n] = sum * 128;
-}
-
-/* Wgrad row operand: out[o, m] = E[m, o] ^ xorv (o < O, m < M; xorv elsewhere); with ones, row O
- * is 1 for m < M (its GEMM row is sum_m B[n, m], the vnni offset correction). Rows up to Op.
- * Tasks: groups g of 4 columns m, all rows o each. */
-__kernel NITI_PACK_WG void niti_pack_et(__global const uchar *E, __global uchar *out, int M,
-                                        int O, int Op, int Mp, int xorv, int ones, int per)
-{
-    const int Mp4 = Mp >> 2;
-    const int g0 = (int)get_global_id(0) * per, g1 = min(Mp4, g0 + per);
-    const uchar x = (uchar)xorv;
-    for (int g = g0; g < g1; g++) {
-        const int m = 4 * g;
-        __global const uchar *e0 = E + (long)m * O;
-        for (int o = 0; o < O; o++) {
-            uchar4 v;
-            v.s0 = m < M ? e0[o] ^ x : x;
-            v.s1 = m + 1 < M ? e0[O + o] ^ x : x;
-            v.s2 = m + 2 < M ? e0[2 * O + o] ^ x : x;
-            v.s3 = m + 3 < M ? e0[3 * O + o] ^ x : x;
-            vstore4(v, 0, out + (long)o * Mp + m);
-        }
-        for (int o = O; o < Op; o++) {
-            uchar4 v = (uchar4)x;
-            if (o == O && ones)
-                v = (uchar4)(m < M ? 1 : 0, m + 1 < M ? 1 : 0, m + 2 < M ? 1 : 0, m + 3 < M ? 1 : 0);
-            vstore4(v, 0, out + (long)o * Mp + m);
-        }
-    }
-}
-
-/* Wgrad panel operand: column kk = (ky, kx, c) of im2col(A), rows m. vnni layout
- * [p][Mp/4][16][4], portable [p][Mp][16]. Tasks: groups g of 4 rows, all panels each. */
-__kernel NITI_PACK_WG void niti_pack_imcol(__global const uchar *A, __global uchar *out, int H, int W, int I,
-                              int Ho, int Wo, int k, int pad, int M, int Mp, int K, int vnni,
-                              int NP, int per)
-{
-    const int Mp4 = Mp >> 2;
-    const int gA = (int)get_global_id(0) * per, gB = min(Mp4, gA + per);
-    for (int g = gA; g < gB; g++) {
-    int HWo = Ho * Wo;
-    long base[4];
-    int ys[4], xs[4];
-    for (int q = 0; q < 4; q++) {
-        int m = 4 * g + q;
-        if (m < M) {
-            int img = m / HWo, r = m - img * HWo;
-            ys[q] = r / Wo;
-            xs[q] = r - ys[q] * Wo;
-            base[q] = (long)img * H * W * I;
-        } else {
-            ys[q] = -1000000;
-            xs[q] = 0;
-            base[q] = 0;
-        }
-    }
-    int t0 = 0, c0 = 0; /* tap and channel of kk0 = 16 p, kept incrementally */
-    for (int p = 0; p < NP; p++, c0 += 16) {
-    while (c0 >= I) c0 -= I, t0++;
-    uchar16 rows[4];
-    int kk0 = p * 16;
-    if (c0 + 16 <= I && kk0 + 16 <= K) {
-        /* 16 channels of one (ky, kx): one load per row */
-        int ky = t0 / k, kx = t0 - ky * k;
-        for (int q = 0; q < 4; q++) {
-            int iy = ys[q] + ky - pad, ix = xs[q] + kx - pad;
-            rows[q] = (iy >= 0 && iy < H && ix >= 0 && ix < W)
-                          ? vload16(0, A + base[q] + ((long)iy * W + ix) * I + c0)
-                          : (uchar16)0;
-        }
-    } else {
-        for (int l = 0; l < 16; l++) {
-            int kk = kk0 + l;
-            int t = kk / I, c = kk - t * I;
-            int ky = t / k, kx = t - ky * k;
-            for (int q = 0; q < 4; q++) {
-                int iy = ys[q] + ky - pad, ix = xs[q] + kx - pad;
-                uchar v = 0;
-                if (kk < K && iy >= 0 && iy < H && ix >= 0 && ix < W)
-                    v = A[base[q] + ((long)iy * W + ix) * I + c];
-                ((uchar *)&rows[q])[l] = v;
-            }
-        }
-    }
-    if (vnni) {
-        __global uchar *d = out + ((long)p * Mp4 + g) * 64;
-        uchar16 o0 = (uchar16)(rows[0].s0, rows[1].s0, rows[2].s0, rows[3].s0, rows[0].s1,
-                               rows[1].s1, rows[2].s1, rows[3].s1, rows[0].s2, rows[1].s2,
-                               rows[2].s2, rows[3].s2, rows[0].s3, rows[1].s3, rows[2].s3,
-                               rows[3].s3);
-        uchar16 o1 = (uchar16)(rows[0].s4, rows[1].s4, rows[2].s4, rows[3].s4, rows[0].s5,
-                               rows[1].s5, rows[2].s5, rows[3].s5, rows[0].s6, rows[1].s6,
-                               rows[2].s6, rows[3].s6, rows[0].s7, rows[1].s7, rows[2].s7,
-                               rows[3].s7);
-        uchar16 o2 = (uchar16)(rows[0].s8, rows[1].s8, rows[2].s8, rows[3].s8, rows[0].s9,
-                               rows[1].s9, rows[2].s9, rows[3].s9, rows[0].sa, rows[1].sa,
-                               rows[2].sa, rows[3].sa, rows[0].sb, rows[1].sb, rows[2].sb,
-                               rows[3].sb);
-        uchar16 o3 = (uchar16)(rows[0].sc, rows[1].sc, rows[2].sc, rows[3].sc, rows[0].sd,
-                               rows[1].sd, rows[2].sd, rows[3].sd, rows[0].se, rows[1].se,
-                               rows[2].se, rows[3].se, rows[0].sf, rows[1].sf, rows[2].sf,
-                               rows[3].sf);
-        vstore16(o0, 0, d);
-        vstore16(o1, 0, d + 16);
-        vstore16(o2, 0, d + 32);
-        vstore16(o3, 0, d + 48);
-    } else {
-        __global uchar *d = out + ((long)p * Mp + 4 * g) * 16;
-        for (int q = 0; q < 4; q++) vstore16(rows[q], 0, d + 16 * q);
-    }
-    }
-    }
-}
-
-/* G[o, kk] = sum_s P[s, o, kk] - (ones ? 128 * P[s, O, kk] : 0), exactly in int64. */
-__kernel void niti_wgrad_reduce(__global const int *P, int S, int O, int K, int ones,
-                                __global long *G)
-{
-    int kk = (int)get_global_id(0), o = (int)get_global_id(1);
-    if (kk >= K || o >= O) return;
-    long rows = O + (ones ? 1 : 0);
-    long s = 0;
-    for (int j = 0; j < S; j++) {
-        __global const int *Pj = P + (long)j * rows * K;
-        s += Pj[(long)o * K + kk];
-        if (ones) s -= 128 * (long)Pj[(long)O * K + kk];
-    }
-    G[(long)o * K + kk] = s;
 }
 
 /* ---------------------------------------------------------------- micro-kernels */
