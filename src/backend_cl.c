@@ -114,6 +114,12 @@ static void ka_int(kargs *a, int v)
     cl_int x = v;
     ka_raw(a, sizeof x, &x);
 }
+/* The convolution window arguments every conv-shaped kernel takes, in this order. */
+static void ka_window(kargs *a, int Hin, int Win, int Cin, int Hout, int Wout, int k, int pad)
+{
+    const int v[7] = {Hin, Win, Cin, Hout, Wout, k, pad};
+    for (int i = 0; i < 7; i++) ka_int(a, v[i]);
+}
 static void ka_uint(kargs *a, uint32_t v)
 {
     cl_uint x = v;
@@ -389,13 +395,7 @@ static niti_status run_gemm(cl_impl *im, cl_mem X, cl_mem B, int Hin, int Win, i
     ka_mem(&a, X);
     ka_mem(&a, B);
     ka_mem(&a, Y);
-    ka_int(&a, Hin);
-    ka_int(&a, Win);
-    ka_int(&a, Cin);
-    ka_int(&a, Hout);
-    ka_int(&a, Wout);
-    ka_int(&a, k);
-    ka_int(&a, pad);
+    ka_window(&a, Hin, Win, Cin, Hout, Wout, k, pad);
     ka_int(&a, M);
     ka_int(&a, Ncol);
     ka_int(&a, K);
@@ -479,13 +479,7 @@ static niti_status cl_conv_wgrad(niti_backend *be, const niti_conv_geom *g, niti
     ka_mem(&a, A->m);
     ka_mem(&a, E->m);
     ka_mem(&a, out);
-    ka_int(&a, g->H);
-    ka_int(&a, g->W);
-    ka_int(&a, g->I);
-    ka_int(&a, g->Ho);
-    ka_int(&a, g->Wo);
-    ka_int(&a, g->k);
-    ka_int(&a, g->pad);
+    ka_window(&a, g->H, g->W, g->I, g->Ho, g->Wo, g->k, g->pad);
     ka_int(&a, g->O);
     ka_int(&a, K);
     ka_int(&a, M);
@@ -604,13 +598,7 @@ static niti_status run_mk(cl_impl *im, mk_cfg c, const row_view *rv, cl_mem B, c
     kargs a = ka_begin(im, c.kid);
     ka_mem(&a, rv->X);
     ka_mem(&a, Z);
-    ka_int(&a, rv->Hin);
-    ka_int(&a, rv->Win);
-    ka_int(&a, rv->Cin);
-    ka_int(&a, rv->Hout);
-    ka_int(&a, rv->Wout);
-    ka_int(&a, rv->k);
-    ka_int(&a, rv->pad);
+    ka_window(&a, rv->Hin, rv->Win, rv->Cin, rv->Hout, rv->Wout, rv->k, rv->pad);
     ka_uint(&a, rv->xorv);
     ka_mem(&a, B);
     ka_mem(&a, csum);
@@ -678,13 +666,7 @@ static niti_status cpu_conv(cl_impl *im, int mode, cl_mem X, cl_mem Wsrc, int Hi
         kargs a = ka_begin(im, K_PACK_ROWS);
         ka_mem(&a, X);
         ka_mem(&a, PA);
-        ka_int(&a, Hin);
-        ka_int(&a, Win);
-        ka_int(&a, Cin);
-        ka_int(&a, Hout);
-        ka_int(&a, Wout);
-        ka_int(&a, k);
-        ka_int(&a, pad);
+        ka_window(&a, Hin, Win, Cin, Hout, Wout, k, pad);
         ka_int(&a, M);
         ka_int(&a, M);
         ka_int(&a, K);
