@@ -118,3 +118,21 @@ inline ulong niti_local_max(ulong m, __local ulong *scratch)
     }
     return scratch[0];
 }
+
+/* Contract section 7 for weight i: g = gradquant(G[i]) with shift s (niti_gradquant_shift);
+ * optionally g_out[i] = g; W = clamp127(W - g), or with the int16 master weights
+ * M = clamp(M - g, +-32512), W = round(M, 8). */
+inline void niti_update_one(ulong i, __global const long *G, int s, __global char *W,
+                            __global short *master, int has_master, __global char *g_out,
+                            int has_gout)
+{
+    int g = niti_gradquant_apply(G[i], s);
+    if (has_gout) g_out[i] = (char)g;
+    if (has_master) {
+        int v = clamp((int)master[i] - g, -32512, 32512);
+        master[i] = (short)v;
+        W[i] = (char)niti_shift_round((long)v, 8);
+    } else {
+        W[i] = (char)niti_clamp127((long)W[i] - g);
+    }
+}

@@ -208,16 +208,7 @@ __kernel NITI_TASK void niti_cpu_update_apply(ulong n, __global const long *G,
         }
     }
     for (; i < i1; i++) {
-        int g = niti_gradquant_apply(G[i], s);
-        if (has_gout) g_out[i] = (char)g;
-        if (has_master) {
-            int v = (int)master[i] - g;
-            v = clamp(v, -32512, 32512);
-            master[i] = (short)v;
-            W[i] = (char)niti_shift_round((long)v, 8);
-        } else {
-            W[i] = (char)niti_clamp127((long)W[i] - g);
-        }
+        niti_update_one(i, G, s, W, master, has_master, g_out, has_gout);
     }
 }
 

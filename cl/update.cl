@@ -28,15 +28,6 @@ __kernel __attribute__((reqd_work_group_size(NITI_RED_WG, 1, 1))) void niti_upda
     __local ulong scratch[NITI_RED_WG];
     int s = niti_gradquant_shift(niti_bw(niti_reduce_partials(partials, np, scratch)), mu);
     for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
-        int g = niti_gradquant_apply(G[i], s);
-        if (has_gout) g_out[i] = (char)g;
-        if (has_master) {
-            int v = (int)master[i] - g;
-            v = clamp(v, -32512, 32512);
-            master[i] = (short)v;
-            W[i] = (char)niti_shift_round((long)v, 8);
-        } else {
-            W[i] = (char)niti_clamp127((long)W[i] - g);
-        }
+        niti_update_one(i, G, s, W, master, has_master, g_out, has_gout);
     }
 }
