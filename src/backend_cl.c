@@ -865,31 +865,22 @@ static niti_status cl_requant(niti_backend *be, niti_buf *acc, niti_dtype acc_t,
     int is64 = acc_t == NITI_I64;
     cl_mem part = NULL;
     NITI_TRY(scratch(im, SCR_PART1, 256 * 8, &part));
-    if (cpu_ops(im)) {
-        size_t np = 0;
+    /* The shift needs the whole tensor's max |acc|: partial maxima first, then one pass. */
+    int cpu = cpu_ops(im);
+    size_t np = 0;
+    if (cpu) {
         NITI_TRY(cpu_max_abs(im, acc->m, is64, n, part, &np, "requant"));
-        kargs a = ka_begin(im, is64 ? K_CPU_REQUANT_I64 : K_CPU_REQUANT_I32);
-        ka_mem(&a, acc->m);
-        ka_ulong(&a, n);
-        ka_mem(&a, part);
-        ka_int(&a, (int)np);
-        ka_int(&a, rule == NITI_RULE_NITI20 ? 1 : 0);
-        ka_int(&a, rounding == NITI_PSR ? 1 : 0);
-        ka_mem(&a, out->m);
-        ka_mem(&a, scalars->m);
-        ka_int(&a, shift_slot);
-        ka_int(&a, exp_in_slot);
-        ka_int(&a, exp_add);
-        ka_int(&a, exp_slot);
-        return launch_range(im, &a, n, NULL, "requant");
+    } else {
+        np = red_groups(im, n);
+        NITI_TRY(max_abs(im, acc->m, is64, n, np, part, "requant"));
     }
-    size_t groups = red_groups(im, n);
-    NITI_TRY(max_abs(im, acc->m, is64, n, groups, part, "requant"));
-    kargs a = ka_begin(im, is64 ? K_REQUANT_I64 : K_REQUANT_I32);
+    int kid = cpu ? (is64 ? K_CPU_REQUANT_I64 : K_CPU_REQUANT_I32)
+                  : (is64 ? K_REQUANT_I64 : K_REQUANT_I32);
+    kargs a = ka_begin(im, kid);
     ka_mem(&a, acc->m);
     ka_ulong(&a, n);
     ka_mem(&a, part);
-    ka_int(&a, (int)groups);
+    ka_int(&a, (int)np);
     ka_int(&a, rule == NITI_RULE_NITI20 ? 1 : 0);
     ka_int(&a, rounding == NITI_PSR ? 1 : 0);
     ka_mem(&a, out->m);
@@ -898,7 +889,8 @@ static niti_status cl_requant(niti_backend *be, niti_buf *acc, niti_dtype acc_t,
     ka_int(&a, exp_in_slot);
     ka_int(&a, exp_add);
     ka_int(&a, exp_slot);
-    size_t gs = groups * im->red_wg, ls = im->red_wg;
+    if (cpu) return launch_range(im, &a, n, NULL, "requant");
+    size_t gs = np * im->red_wg, ls = im->red_wg;
     return launch(im, &a, 1, &gs, &ls, "requant");
 }
 
