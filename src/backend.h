@@ -54,9 +54,12 @@ typedef struct niti_backend_ops {
     /* accE[n,y,x,i] = sum_{o,ky,kx} E[n,y-ky+p,x-kx+p,o] * W[o,ky,kx,i]; E is [N,Ho,Wo,O] */
     niti_status (*conv_dgrad)(niti_backend *be, const niti_conv_geom *g, niti_buf *E,
                               niti_buf *W, niti_buf *accE, niti_dtype acc_t);
-    /* G[o,ky,kx,i] = sum_{n,y,x} A[n,y+ky-p,x+kx-p,i] * E[n,y,x,o], int64 */
+    /* G[o,ky,kx,i] = sum_{n,y,x} A[n,y+ky-p,x+kx-p,i] * E[n,y,x,o], int64.
+     * ws: optional work space (NULL: none) whose contents the op may overwrite; a backend that
+     * needs scratch memory takes it from ws when ws is large enough, instead of allocating
+     * (the network passes its accumulator buffer, dead at that point of the step). */
     niti_status (*conv_wgrad)(niti_backend *be, const niti_conv_geom *g, niti_buf *A,
-                              niti_buf *E, niti_buf *G);
+                              niti_buf *E, niti_buf *G, niti_buf *ws);
 
     /* --- requantisation (section 4) over the whole tensor of n elements ---
      * Writes int8 values to out and the shift to scalars[shift_slot]. If exp_slot >= 0 it

@@ -77,6 +77,7 @@ typedef struct cl_impl {
     niti_cl_tiles t;
     size_t red_wg; /* work-group size of the reductions (NITI_RED_WG) */
     cl_ulong max_alloc;
+    size_t sub_align; /* alignment of sub-buffer origins (CL_DEVICE_MEM_BASE_ADDR_ALIGN) */
     int from_cache;
     char options[2048];
     struct {
@@ -347,7 +348,7 @@ static niti_status cl_finish(niti_backend *be)
 static niti_status cpu_conv(cl_impl *im, int mode, cl_mem X, cl_mem Wsrc, int Hin, int Win,
                             int Cin, int Hout, int Wout, int k, int pad, int M, int Ncol, int K,
                             int O, niti_buf *out, niti_dtype acc_t, const char *op);
-static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_mem E,
+static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_mem E, niti_buf *ws,
                              niti_buf *G);
 
 /* Largest number of int8*int8 terms whose int32 partial sum is exact: n*128*128 < 2^31. */
@@ -457,7 +458,7 @@ static niti_status cl_conv_dgrad(niti_backend *be, const niti_conv_geom *g, niti
 }
 
 static niti_status cl_conv_wgrad(niti_backend *be, const niti_conv_geom *g, niti_buf *A,
-                                 niti_buf *E, niti_buf *G)
+                                 niti_buf *E, niti_buf *G, niti_buf *ws)
 {
     cl_impl *im = IMPL(be);
     int M = g->N * g->Ho * g->Wo, K = g->k * g->k * g->I;
@@ -465,7 +466,7 @@ static niti_status cl_conv_wgrad(niti_backend *be, const niti_conv_geom *g, niti
     if (G->bytes < OK * 8)
         return niti_fail(NITI_ERR_INVALID, "OpenCL conv_wgrad: G has %zu bytes, need %zu",
                          G->bytes, OK * 8);
-    if (im->gemm != GEMM_TILED) return cpu_wgrad(im, g, A->m, E->m, G);
+    if (im->gemm != GEMM_TILED) return cpu_wgrad(im, g, A->m, E->m, ws, G);
     /* Wide tiles, or narrow ones (TM = WGY, RM = 1) when they waste half the rows. */
     size_t wx = (size_t)(im->t.TN / im->t.RN), wy = (size_t)(im->t.TM / im->t.RM);
     int narrow = cdiv((size_t)g->O, wy) * wy * 2 <= cdiv((size_t)g->O, (size_t)im->t.TM) * im->t.TM;
@@ -724,11 +725,61 @@ static int wg_kernel(int kid)
     }
 }
 
+/* Scratch regions for one op: sub-buffers of the caller's work space when all of them fit in
+ * it (origins aligned for the device), else the backend's own scratch buffers `ids`. The
+ * sub-buffers are released by ws_done once the op is enqueued (queued work keeps them alive). */
+typedef struct ws_regions {
+    int n;
+    cl_mem sub[4];
+} ws_regions;
+
+static niti_status ws_take(cl_impl *im, niti_buf *ws, int n, const size_t *bytes, const int *ids,
+                           cl_mem *out, ws_regions *r)
+{
+    size_t need = 0;
+    r->n = 0;
+    for (int i = 0; i < n; i++) need += round_up(bytes[i] ? bytes[i] : 8, im->sub_align);
+    if (ws && ws->m && need <= ws->bytes) {
+        size_t off = 0;
+        for (int i = 0; i < n; i++) {
+            cl_buffer_region reg = {off, bytes[i] ? bytes[i] : 8};
+            cl_int err;
+            out[i] = clCreateSubBuffer(ws->m, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &reg,
+                                       &err);
+            if (err != CL_SUCCESS) { /* not fatal: the own scratch instead */
+                for (int j = 0; j < r->n; j++) clReleaseMemObject(r->sub[j]);
+                r->n = 0;
+                goto own;
+            }
+            r->sub[r->n++] = out[i];
+            off += round_up(reg.size, im->sub_align);
+        }
+        return NITI_OK;
+    }
+own:
+    for (int i = 0; i < n; i++) NITI_TRY(scratch(im, ids[i], bytes[i], &out[i]));
+    return NITI_OK;
+}
+
+static niti_status ws_done(ws_regions *r, niti_status s)
+{
+    for (int j = 0; j < r->n; j++) clReleaseMemObject(r->sub[j]);
+    r->n = 0;
+    return s;
+}
+
+#define WS_TRY(wr, x)                                                                              \
+    do {                                                                                           \
+        niti_status s_ = (x);                                                                      \
+        if (s_ != NITI_OK) return ws_done((wr), s_);                                               \
+    } while (0)
+
 /* G[o, kk] in the transposed form of gemm_cpu.cl ("wgrad, transposed form"): GEMM rows
  * kk = (ky, kx, c) read from Apad^T (A transposed onto the zero-padded grid, packed once, no
  * im2col), columns o from the panel-packed E^T, reduction over E positions; int32 partials per
- * chunk, then summed into G (int64, [O, K]). */
-static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_mem E, niti_buf *G)
+ * chunk, then summed into G (int64, [O, K]). Scratch from the work space ws when it fits. */
+static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_mem E, niti_buf *ws,
+                             niti_buf *G)
 {
     int N = g->N, K = g->k * g->k * g->I, O = g->O, I = g->I, k = g->k;
     int Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad;
@@ -759,10 +810,12 @@ static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_
     cpu_chunks(im, Qp4, items, 1, &S, &kc4);
     size_t KO = (size_t)K * (size_t)O;
     cl_mem PA = NULL, PB = NULL, P = NULL, CS = NULL;
-    NITI_TRY(scratch(im, SCR_PACKA, (size_t)I * Pst, &PA));
-    NITI_TRY(scratch(im, SCR_PACKB, Np * Qp, &PB));
-    NITI_TRY(scratch(im, SCR_CSUM, Np * 4 * (size_t)S, &CS));
-    NITI_TRY(scratch(im, SCR_SPLIT, KO * 4 * (size_t)S, &P));
+    size_t rb[4] = {(size_t)I * Pst, Np * Qp, Np * 4 * (size_t)S, KO * 4 * (size_t)S};
+    static const int rid[4] = {SCR_PACKA, SCR_PACKB, SCR_CSUM, SCR_SPLIT};
+    cl_mem reg[4];
+    ws_regions wr;
+    NITI_TRY(ws_take(im, ws, 4, rb, rid, reg, &wr));
+    PA = reg[0], PB = reg[1], CS = reg[2], P = reg[3];
 
     kargs a = ka_begin(im, K_PACK_APAD);
     ka_mem(&a, A);
@@ -777,7 +830,7 @@ static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_
     cl_long pst = (cl_long)Pst;
     ka_raw(&a, sizeof pst, &pst);
     ka_int(&a, vnni ? 0x80 : 0);
-    NITI_TRY(launch_tasks(im, &a, cdiv(Pst, (size_t)Wp), "conv_wgrad"));
+    WS_TRY(&wr, launch_tasks(im, &a, cdiv(Pst, (size_t)Wp), "conv_wgrad"));
 
     kargs b = ka_begin(im, K_PACK_EPANEL);
     ka_mem(&b, E);
@@ -791,7 +844,7 @@ static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_
     ka_int(&b, (int)Qp);
     ka_int(&b, vnni);
     ka_int(&b, (int)NP);
-    NITI_TRY(launch_tasks(im, &b, Qp4, "conv_wgrad"));
+    WS_TRY(&wr, launch_tasks(im, &b, Qp4, "conv_wgrad"));
 
     if (vnni) {
         kargs cs = ka_begin(im, K_PANEL_COLSUM);
@@ -801,13 +854,13 @@ static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_
         ka_int(&cs, kc4);
         ka_int(&cs, (int)Np);
         size_t gsc[2] = {Np, (size_t)S}, lsc[2] = {16, 1};
-        NITI_TRY(launch(im, &cs, 2, gsc, lsc, "conv_wgrad"));
+        WS_TRY(&wr, launch(im, &cs, 2, gsc, lsc, "conv_wgrad"));
     }
     /* Row view fields in the transposed form: see NITI_MK_BODY_WG. */
     int L = mode == 0 ? g->Wo / 4 : mode == 1 ? g->Ho * Wp / 4 : (int)Qp4;
     int Hq = mode == 0 ? g->Ho : 1;
     row_view rv = {PA, Hp, Wp, I, Hq, L, k, (int)Pst, 0};
-    NITI_TRY(run_mk(im, c, &rv, PB, CS, vnni, P, 0, K, O, O, KO, (int)Qp4, kc4, (int)Np, S,
+    WS_TRY(&wr, run_mk(im, c, &rv, PB, CS, vnni, P, 0, K, O, O, KO, (int)Qp4, kc4, (int)Np, S,
                     "conv_wgrad"));
     kargs r = ka_begin(im, K_WGRAD_REDUCE_T);
     ka_mem(&r, P);
@@ -815,7 +868,7 @@ static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_
     ka_int(&r, K);
     ka_int(&r, O);
     ka_mem(&r, G->m);
-    return launch_tasks(im, &r, cdiv((size_t)K, 16), "conv_wgrad");
+    return ws_done(&wr, launch_tasks(im, &r, cdiv((size_t)K, 16), "conv_wgrad"));
 }
 
 /* ---------------------------------------------------------------- requant */
@@ -1326,6 +1379,10 @@ niti_status niti_backend_cl_create(const char *spec, niti_backend **out)
     clGetDeviceInfo(info.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof im->max_alloc,
                     &im->max_alloc, NULL);
     if (!im->max_alloc) im->max_alloc = (cl_ulong)1 << 30;
+    cl_uint align_bits = 0;
+    clGetDeviceInfo(info.device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits,
+                    NULL);
+    im->sub_align = align_bits / 8 > 256 ? align_bits / 8 : 256;
 
     s = choose_gemm(im, be->name);
     if (s != NITI_OK) goto fail;

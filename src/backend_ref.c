@@ -139,8 +139,9 @@ static niti_status ref_conv_dgrad(niti_backend *be, const niti_conv_geom *g, nit
 }
 
 static niti_status ref_conv_wgrad(niti_backend *be, const niti_conv_geom *g, niti_buf *A,
-                                  niti_buf *E, niti_buf *G)
+                                  niti_buf *E, niti_buf *G, niti_buf *ws)
 {
+    (void)ws; /* no scratch needed */
     (void)be;
     const int8_t *a = I8(A), *e = I8(E);
     int64_t *gr = I64(G);

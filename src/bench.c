@@ -204,7 +204,7 @@ static niti_status enqueue_op(niti_backend *be, const niti_bench_shape *s, niti_
         return o->requant(be, b->acc, td, n_in, NITI_RULE_NITI21, NITI_ROUND, b->out, b->scalars,
                           1, -1, 0, -1);
     case NITI_BENCH_WGRAD:
-        NITI_TRY(o->conv_wgrad(be, g, b->A, b->E, b->G));
+        NITI_TRY(o->conv_wgrad(be, g, b->A, b->E, b->G, b->acc));
         if (conv_only) return NITI_OK;
         return o->update(be, n_w, b->G, s->mu, 0, b->W, NULL, NULL);
     }

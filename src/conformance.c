@@ -495,7 +495,7 @@ static void run_layer(cc_t *c, int linear)
                    !op_ok(c, ops->requant(be, accEb, tb, nA, rule, err_r, epb, sc, 1, -1, 0, -1),
                           "requant of accE")))
         return;
-    if (!op_ok(c, ops->conv_wgrad(be, &g, Ab, Eb, Gb), "conv_wgrad") ||
+    if (!op_ok(c, ops->conv_wgrad(be, &g, Ab, Eb, Gb, NULL), "conv_wgrad") ||
         !bdown(c, Gb, 0, G, nW * 8, "download of G") ||
         !op_ok(c, ops->update(be, nW, Gb, (int)mu, 0, Wb, NULL, gb), "update") ||
         !bdown(c, accb, 0, acc, nOut * niti_dtype_size(tf), "download of acc") ||

@@ -6,7 +6,8 @@
  *                                                 works in place (relu_bwd only needs Y > 0,
  *                                                 which equals A > 0); flatten aliases its input
  *   argmax[l]        u8 for maxpool layers
- *   acc              int32/int64 scratch shared by every forward and error accumulator
+ *   acc              int32/int64 scratch shared by every forward and error accumulator; dead
+ *                    while a weight gradient is computed, so conv_wgrad may use it as work space
  *   G                int64 scratch shared by every weight gradient (update follows at once)
  *   eA, eB           int8 ping-pong error buffers;  err/q: the loss output
  *   scalars          int32 slots: per layer l: [3l] forward shift, [3l+1] error shift,
@@ -462,7 +463,7 @@ niti_status niti_net_train_step(niti_net *net, const int8_t *inputs, const int32
                                      3 * l + 1, -1, 0, -1));
                 Eprev = other;
             }
-            NITI_TRY(op->conv_wgrad(be, &g, L->in_cur, E, net->G));
+            NITI_TRY(op->conv_wgrad(be, &g, L->in_cur, E, net->G, net->acc));
             NITI_TRY(op->update(be, (size_t)niti_layer_params(s), net->G, mu,
                                 net->cfg.weight_decay, L->W, L->M, NULL));
             if (!Eprev) goto done; /* nothing before this layer learns */

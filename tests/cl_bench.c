@@ -67,7 +67,7 @@ int main(int argc, char **argv)
                 double t0 = now();
                 niti_status st = op == 0   ? be->ops->conv_fwd(be, &g, A, W, acc, tf)
                                  : op == 1 ? be->ops->conv_dgrad(be, &g, E, W, accE, td)
-                                           : be->ops->conv_wgrad(be, &g, A, E, G);
+                                           : be->ops->conv_wgrad(be, &g, A, E, G, NULL);
                 be->ops->finish(be);
                 double dt = now() - t0;
                 if (st != NITI_OK) fprintf(stderr, "%s\n", niti_last_error());
