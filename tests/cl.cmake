@@ -44,6 +44,37 @@ foreach(path ${NITI_CL_GEMM_PATHS})
                        PASS_REGULAR_EXPRESSION "gemm: ${path}.*[^0-9]0 failed"
                        FAIL_REGULAR_EXPRESSION "FAIL ")
 endforeach()
+# The GPU dot-product paths of the tiled kernels, dp4a and khr-dot, cannot run on POCL for real.
+# NITI_DOT_EMULATE=1 (a testing aid) swaps the instruction for a portable function of the same
+# semantics and skips the capability check (the probe kernel still runs), so their packed
+# kernels are checked here all the same.
+foreach(path dp4a khr-dot)
+  add_test(NAME cl_ops_${path} COMMAND test_cl_ops)
+  set_tests_properties(cl_ops_${path} PROPERTIES
+                       ENVIRONMENT "${NITI_TEST_ENV};NITI_GEMM=${path};NITI_DOT_EMULATE=1;NITI_TEST_QUICK=1"
+                       SKIP_RETURN_CODE 77 TIMEOUT 900)
+  add_test(NAME conformance_pocl_${path}
+           COMMAND $<TARGET_FILE:niti> conformance --device cpu ${NITI_GOLDEN_DIR})
+  set_tests_properties(conformance_pocl_${path} PROPERTIES
+                       ENVIRONMENT "${NITI_TEST_ENV};NITI_GEMM=${path};NITI_DOT_EMULATE=1"
+                       PASS_REGULAR_EXPRESSION "gemm: ${path}, emulated\\].*[^0-9]0 failed"
+                       FAIL_REGULAR_EXPRESSION "FAIL ")
+endforeach()
+# Without the emulation, forcing them on the CPU device is a clear error. dp4a is NVIDIA's; a CPU
+# device that does report cl_khr_integer_dot_product (newer POCL) must pass the golden cases.
+add_test(NAME cl_gemm_dp4a_unavailable
+         COMMAND $<TARGET_FILE:niti> conformance --device cpu ${NITI_GOLDEN_DIR})
+set_tests_properties(cl_gemm_dp4a_unavailable PROPERTIES
+                     ENVIRONMENT "${NITI_TEST_ENV};NITI_GEMM=dp4a;NITI_DOT_EMULATE="
+                     PASS_REGULAR_EXPRESSION
+                     "NITI_GEMM=dp4a cannot run on this device: the device does not report cl_nv_device_attribute_query")
+add_test(NAME cl_gemm_khr-dot_unavailable
+         COMMAND $<TARGET_FILE:niti> conformance --device cpu ${NITI_GOLDEN_DIR})
+set_tests_properties(cl_gemm_khr-dot_unavailable PROPERTIES
+                     ENVIRONMENT "${NITI_TEST_ENV};NITI_GEMM=khr-dot;NITI_DOT_EMULATE="
+                     PASS_REGULAR_EXPRESSION
+                     "NITI_GEMM=khr-dot cannot run on this device: the device does not report cl_khr_integer_dot_product|gemm: khr-dot\\].*[^0-9]0 failed"
+                     FAIL_REGULAR_EXPRESSION "FAIL ")
 # A forced path that cannot run is a clear error, never a silent fallback.
 add_test(NAME cl_gemm_bad_name COMMAND $<TARGET_FILE:niti> conformance --device cpu ${NITI_GOLDEN_DIR})
 set_tests_properties(cl_gemm_bad_name PROPERTIES ENVIRONMENT "${NITI_TEST_ENV};NITI_GEMM=fastest"
