@@ -25,7 +25,11 @@ set_tests_properties(conformance_pocl PROPERTIES ENVIRONMENT "${NITI_TEST_ENV}"
 # Every conv/linear GEMM path this machine supports, forced with NITI_GEMM: the ops byte for byte
 # against ref and the golden vectors. vnni only where the host CPU has avx512_vnni (the backend
 # also runs a probe kernel; a forced vnni that cannot run is an error, so the test fails loudly).
-set(NITI_CL_GEMM_PATHS portable tiled)
+# The GPU dot-product paths of the tiled kernels, dp4a and khr-dot, cannot run on POCL for real:
+# NITI_DOT_EMULATE=1 (a testing aid) swaps the instruction for a portable function of the same
+# semantics and skips the capability check (the probe kernel still runs), so their packed kernels
+# are checked here all the same, and the device name must say "emulated".
+set(NITI_CL_GEMM_PATHS portable tiled dp4a khr-dot)
 if(EXISTS /proc/cpuinfo)
   file(READ /proc/cpuinfo NITI_CPUINFO)
   if(NITI_CPUINFO MATCHES "avx512_vnni")
@@ -33,31 +37,19 @@ if(EXISTS /proc/cpuinfo)
   endif()
 endif()
 foreach(path ${NITI_CL_GEMM_PATHS})
+  set(env "${NITI_TEST_ENV};NITI_GEMM=${path}")
+  set(name_re "gemm: ${path}")
+  if(path STREQUAL "dp4a" OR path STREQUAL "khr-dot")
+    string(APPEND env ";NITI_DOT_EMULATE=1")
+    set(name_re "gemm: ${path}, emulated\\]")
+  endif()
   add_test(NAME cl_ops_${path} COMMAND test_cl_ops)
-  set_tests_properties(cl_ops_${path} PROPERTIES
-                       ENVIRONMENT "${NITI_TEST_ENV};NITI_GEMM=${path};NITI_TEST_QUICK=1"
+  set_tests_properties(cl_ops_${path} PROPERTIES ENVIRONMENT "${env};NITI_TEST_QUICK=1"
                        SKIP_RETURN_CODE 77 TIMEOUT 900)
   add_test(NAME conformance_pocl_${path}
            COMMAND $<TARGET_FILE:niti> conformance --device cpu ${NITI_GOLDEN_DIR})
-  set_tests_properties(conformance_pocl_${path} PROPERTIES
-                       ENVIRONMENT "${NITI_TEST_ENV};NITI_GEMM=${path}"
-                       PASS_REGULAR_EXPRESSION "gemm: ${path}.*[^0-9]0 failed"
-                       FAIL_REGULAR_EXPRESSION "FAIL ")
-endforeach()
-# The GPU dot-product paths of the tiled kernels, dp4a and khr-dot, cannot run on POCL for real.
-# NITI_DOT_EMULATE=1 (a testing aid) swaps the instruction for a portable function of the same
-# semantics and skips the capability check (the probe kernel still runs), so their packed
-# kernels are checked here all the same.
-foreach(path dp4a khr-dot)
-  add_test(NAME cl_ops_${path} COMMAND test_cl_ops)
-  set_tests_properties(cl_ops_${path} PROPERTIES
-                       ENVIRONMENT "${NITI_TEST_ENV};NITI_GEMM=${path};NITI_DOT_EMULATE=1;NITI_TEST_QUICK=1"
-                       SKIP_RETURN_CODE 77 TIMEOUT 900)
-  add_test(NAME conformance_pocl_${path}
-           COMMAND $<TARGET_FILE:niti> conformance --device cpu ${NITI_GOLDEN_DIR})
-  set_tests_properties(conformance_pocl_${path} PROPERTIES
-                       ENVIRONMENT "${NITI_TEST_ENV};NITI_GEMM=${path};NITI_DOT_EMULATE=1"
-                       PASS_REGULAR_EXPRESSION "gemm: ${path}, emulated\\].*[^0-9]0 failed"
+  set_tests_properties(conformance_pocl_${path} PROPERTIES ENVIRONMENT "${env}"
+                       PASS_REGULAR_EXPRESSION "${name_re}.*[^0-9]0 failed"
                        FAIL_REGULAR_EXPRESSION "FAIL ")
 endforeach()
 # Without the emulation, forcing them on the CPU device is a clear error. dp4a is NVIDIA's; a CPU
