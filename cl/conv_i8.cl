@@ -12,7 +12,10 @@
  *
  * Work-group: (TN/RN) x (TM/RM) items, each owning RM x RN outputs strided by the work-group
  * dims (so stores and local reads are unit-stride across neighbouring items). The reduction
- * runs in chunks of TK staged in __local memory. */
+ * runs in chunks of TK staged in __local memory, packed so that the 4 bytes of reduction indices
+ * 4g..4g+3 of one row (or column) form one 32-bit word: byte ((q>>2)*T + row)*4 + (q&3) of a tile
+ * of T rows. The inner loop takes one word of each operand and adds their 4-term signed dot
+ * product with NITI_DOT4_ACC (below), so a dot-product instruction can do 4 terms at once. */
 #ifndef NITI_TM
 #define NITI_TM 64
 #endif
@@ -37,6 +40,88 @@
 #define NITI_INLINE inline __attribute__((always_inline))
 #define NITI_FAR (-1000000000) /* an offset that puts a row/column outside every image */
 
+/* ---------------------------------------------------------------- 4-term dot products
+ * NITI_DOT4_ACC(acc, a, b): acc += sum over the 4 bytes of a and b of s8(a byte) * s8(b byte),
+ * bytes paired by position. acc is int32; every partial sum the kernels form is exact in int32
+ * (see the bound above), so no implementation below ever wraps or saturates.
+ *   default            portable OpenCL C (sign-extend each byte by shifts, multiply, add)
+ *   -DNITI_DOT_DP4A    NVIDIA dp4a.s32.s32 through inline PTX (sm_61 and newer)
+ *   -DNITI_DOT_KHR     cl_khr_integer_dot_product, dot_acc_sat_4x8packed_ss_int
+ *   -DNITI_DOT_EMULATE with one of the two: a portable function of the same semantics instead of
+ *                      the instruction, so that the packed kernels can be tested on any device. */
+#if defined(NITI_DOT_DP4A) && defined(NITI_DOT_KHR)
+#error "niti: NITI_DOT_DP4A and NITI_DOT_KHR are exclusive"
+#endif
+#if defined(NITI_DOT_EMULATE) && !defined(NITI_DOT_DP4A) && !defined(NITI_DOT_KHR)
+#error "niti: NITI_DOT_EMULATE needs NITI_DOT_DP4A or NITI_DOT_KHR"
+#endif
+
+/* Byte k (0..3) of a packed word as a signed value. */
+#define NITI_S8(w, k) ((int)((w) << (24 - 8 * (k))) >> 24)
+
+/* acc + the 4-term dot product, in portable OpenCL C. The products are added one by one: on POCL
+ * this compiles to better code than summing them first. */
+NITI_INLINE int niti_dot4_acc(int acc, uint a, uint b)
+{
+    acc += NITI_S8(a, 0) * NITI_S8(b, 0);
+    acc += NITI_S8(a, 1) * NITI_S8(b, 1);
+    acc += NITI_S8(a, 2) * NITI_S8(b, 2);
+    acc += NITI_S8(a, 3) * NITI_S8(b, 3);
+    return acc;
+}
+
+#if defined(NITI_DOT_DP4A)
+#ifdef NITI_DOT_EMULATE
+/* dp4a.s32.s32 d, a, b, c: d = c + the signed 4-byte dot product, modulo 2^32. */
+NITI_INLINE int niti_dp4a(uint a, uint b, int c)
+{
+    return (int)((uint)c + (uint)niti_dot4_acc(0, a, b));
+}
+#else
+NITI_INLINE int niti_dp4a(uint a, uint b, int c)
+{
+    int d;
+    __asm__("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+#endif
+#define NITI_DOT4_ACC(acc, a, b) ((acc) = niti_dp4a((a), (b), (acc)))
+
+#elif defined(NITI_DOT_KHR)
+/* The saturating form adds the accumulator inside the instruction. It saturates only when the
+ * exact result leaves the int32 range, which the split sizes rule out, so it is exact here. */
+#ifdef NITI_DOT_EMULATE
+NITI_INLINE int niti_dot_acc_sat_emulated(uint a, uint b, int c)
+{
+    long s = (long)c + (long)niti_dot4_acc(0, a, b);
+    return (int)clamp(s, (long)INT_MIN, (long)INT_MAX);
+}
+#define NITI_KHR_DOT_ACC_SAT(a, b, c) niti_dot_acc_sat_emulated((a), (b), (c))
+#else
+#pragma OPENCL EXTENSION cl_khr_integer_dot_product : enable
+#define NITI_KHR_DOT_ACC_SAT(a, b, c) dot_acc_sat_4x8packed_ss_int((a), (b), (c))
+#endif
+#define NITI_DOT4_ACC(acc, a, b) ((acc) = NITI_KHR_DOT_ACC_SAT((a), (b), (acc)))
+
+#else
+#define NITI_DOT4_ACC(acc, a, b) ((acc) = niti_dot4_acc((acc), (a), (b)))
+#endif
+
+/* Byte q (reduction index within the tile) of row r of a packed local tile of T rows. */
+#define NITI_PK(q, r, T) ((((q) >> 2) * (T) + (r)) * 4 + ((q) & 3))
+
+/* The probe the backend runs before using a dot-product path: out[i] = NITI_DOT4_ACC(c[i], a[i],
+ * b[i]), compared with the host's exact result. */
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_dot4_probe(
+    __global const uint *a, __global const uint *b, __global const int *c, __global int *out, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int acc = c[i];
+        NITI_DOT4_ACC(acc, a[i], b[i]);
+        out[i] = acc;
+    }
+}
+
 /* One entry of the per-tile im2col table of the reduction index kk = (ky, kx, c): dy = ky - pad,
  * dx = kx - pad and the element offset relative to the output pixel. Out of range: dy = FAR. */
 NITI_INLINE void niti_kk_entry(int kk, int ke, int Cin, int k, int Win, int pad, __local int *tbl,
@@ -59,8 +144,8 @@ NITI_INLINE void niti_kk_entry(int kk, int ke, int Cin, int k, int Win, int pad,
  * inlined, so the loops over RM/RN unroll into registers). */
 NITI_INLINE void niti_gemm_body(__global const char *X, __global const char *B, __global int *Y,
                                 int Hin, int Win, int Cin, int Hout, int Wout, int k, int pad,
-                                int M, int Ncol, int K, int kchunk, __local char *As,
-                                __local char *Bs, __local int *tbl, const int TM, const int TN,
+                                int M, int Ncol, int K, int kchunk, __local uint *As,
+                                __local uint *Bs, __local int *tbl, const int TM, const int TN,
                                 const int RM, const int RN)
 {
     const int WGX = TN / RN, WGY = TM / RM, NT = WGX * WGY, LA = TM * NITI_TK / NT;
@@ -71,6 +156,7 @@ NITI_INLINE void niti_gemm_body(__global const char *X, __global const char *B, 
     const int kb = split * kchunk, ke = min(K, kb + kchunk);
     const int HWo = Hout * Wout;
     const int kq = lid % NITI_TK; /* this item's column of every A tile */
+    __local char *Ab = (__local char *)As, *Bb = (__local char *)Bs;
 
     /* The A rows this item loads never change: decompose them once. */
     long a_pix[8];
@@ -102,25 +188,25 @@ NITI_INLINE void niti_gemm_body(__global const char *X, __global const char *B, 
         for (int j = 0; j < LA; j++) {
             int mm = lid / NITI_TK + j * (NT / NITI_TK);
             int iy = a_y[j] + dy, ix = a_x[j] + dx;
-            As[kq * TM + mm] =
+            Ab[NITI_PK(kq, mm, TM)] =
                 (iy >= 0 && iy < Hin && ix >= 0 && ix < Win) ? X[a_pix[j] + off] : (char)0;
         }
         for (int e = lid; e < TN * NITI_TK; e += NT) {
             int nn = e / NITI_TK, q = e - nn * NITI_TK;
             int kk = k0 + q, n = n0 + nn;
-            Bs[q * TN + nn] = (n < Ncol && kk < ke) ? B[(long)n * K + kk] : (char)0;
+            Bb[NITI_PK(q, nn, TN)] = (n < Ncol && kk < ke) ? B[(long)n * K + kk] : (char)0;
         }
         /* the table of the next tile, into the other half */
         if (lid < NITI_TK)
             niti_kk_entry(k0 + NITI_TK + lid, ke, Cin, k, Win, pad, tbl + (cur ^ 1) * 3 * NITI_TK,
                           lid);
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int q = 0; q < NITI_TK; q++) {
-            int a[4], b[4];
-            for (int i = 0; i < RM; i++) a[i] = As[q * TM + ty + i * WGY];
-            for (int j = 0; j < RN; j++) b[j] = Bs[q * TN + tx + j * WGX];
+        for (int g = 0; g < NITI_TK / 4; g++) {
+            uint a[4], b[4];
+            for (int i = 0; i < RM; i++) a[i] = As[g * TM + ty + i * WGY];
+            for (int j = 0; j < RN; j++) b[j] = Bs[g * TN + tx + j * WGX];
             for (int i = 0; i < RM; i++)
-                for (int j = 0; j < RN; j++) acc[i][j] += a[i] * b[j];
+                for (int j = 0; j < RN; j++) NITI_DOT4_ACC(acc[i][j], a[i], b[j]);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         cur ^= 1;
@@ -146,8 +232,8 @@ NITI_INLINE void niti_gemm_body(__global const char *X, __global const char *B, 
 __kernel __attribute__((reqd_work_group_size(NITI_WGX, NITI_WGY, 1))) void niti_conv_gemm(
     NITI_GEMM_ARGS)
 {
-    __local char As[NITI_TK * NITI_TM];
-    __local char Bs[NITI_TK * NITI_TN];
+    __local uint As[NITI_TK / 4 * NITI_TM];
+    __local uint Bs[NITI_TK / 4 * NITI_TN];
     __local int tbl[6 * NITI_TK];
     niti_gemm_body(NITI_GEMM_PASS, As, Bs, tbl, NITI_TM, NITI_TN, NITI_RM, NITI_RN);
 }
@@ -157,8 +243,8 @@ __kernel __attribute__((reqd_work_group_size(NITI_WGX, NITI_WGY, 1))) void niti_
 __kernel __attribute__((reqd_work_group_size(NITI_WGX, NITI_WGY, 1))) void niti_conv_gemm_nc(
     NITI_GEMM_ARGS)
 {
-    __local char As[NITI_TK * NITI_TM];
-    __local char Bs[NITI_TK * NITI_WGX];
+    __local uint As[NITI_TK / 4 * NITI_TM];
+    __local uint Bs[NITI_TK / 4 * NITI_WGX];
     __local int tbl[6 * NITI_TK];
     niti_gemm_body(NITI_GEMM_PASS, As, Bs, tbl, NITI_TM, NITI_WGX, NITI_RM, 1);
 }
@@ -225,7 +311,7 @@ NITI_INLINE void niti_m_entry(int m, int me, int HWo, int Wo, int H, int W, int 
 
 NITI_INLINE void niti_wgrad_body(__global const char *A, __global const char *E, __global long *G,
                                  int H, int W, int I, int Ho, int Wo, int k, int pad, int O, int K,
-                                 int M, int mchunk, __local char *Es, __local char *As,
+                                 int M, int mchunk, __local uint *Es, __local uint *As,
                                  __local long *tb, __local int *tyx, const int TM, const int TN,
                                  const int RM, const int RN)
 {
@@ -248,6 +334,7 @@ NITI_INLINE void niti_wgrad_body(__global const char *A, __global const char *E,
         b_off = (b_dy * W + b_dx) * I + c;
     }
     const int orow = lid % TM, o_ok = o0 + orow < O;
+    __local char *Eb = (__local char *)Es, *Ab = (__local char *)As;
 
     if (lid < NITI_TK)
         niti_m_entry(mb + lid, me, HWo, Wo, H, W, I, tb, tyx, tyx + NITI_TK, lid);
@@ -263,12 +350,12 @@ NITI_INLINE void niti_wgrad_body(__global const char *A, __global const char *E,
         __local int *tys = tyx + cur * 2 * NITI_TK, *txs = tys + NITI_TK;
         for (int e = lid; e < TM * NITI_TK; e += NT) {
             int mq = e / TM, m = mt + mq;
-            Es[mq * TM + orow] = (o_ok && m < me) ? E[(long)m * O + o0 + orow] : (char)0;
+            Eb[NITI_PK(mq, orow, TM)] = (o_ok && m < me) ? E[(long)m * O + o0 + orow] : (char)0;
         }
         for (int e = lid; e < TN * NITI_TK; e += NT) {
             int mq = e / TN;
             int iy = tys[mq] + b_dy, ix = txs[mq] + b_dx;
-            As[mq * TN + col] =
+            Ab[NITI_PK(mq, col, TN)] =
                 (iy >= 0 && iy < H && ix >= 0 && ix < W) ? A[tbase[mq] + b_off] : (char)0;
         }
         if (lid < NITI_TK) {
@@ -277,12 +364,12 @@ NITI_INLINE void niti_wgrad_body(__global const char *A, __global const char *E,
                          tyx + nxt * 2 * NITI_TK, tyx + nxt * 2 * NITI_TK + NITI_TK, lid);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int q = 0; q < NITI_TK; q++) {
-            int a[4], b[4];
-            for (int i = 0; i < RM; i++) a[i] = Es[q * TM + ty + i * WGY];
-            for (int j = 0; j < RN; j++) b[j] = As[q * TN + tx + j * WGX];
+        for (int g = 0; g < NITI_TK / 4; g++) {
+            uint a[4], b[4];
+            for (int i = 0; i < RM; i++) a[i] = Es[g * TM + ty + i * WGY];
+            for (int j = 0; j < RN; j++) b[j] = As[g * TN + tx + j * WGX];
             for (int i = 0; i < RM; i++)
-                for (int j = 0; j < RN; j++) acc[i][j] += a[i] * b[j];
+                for (int j = 0; j < RN; j++) NITI_DOT4_ACC(acc[i][j], a[i], b[j]);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         cur ^= 1;
@@ -307,8 +394,8 @@ NITI_INLINE void niti_wgrad_body(__global const char *A, __global const char *E,
 __kernel __attribute__((reqd_work_group_size(NITI_WGX, NITI_WGY, 1))) void niti_conv_wgrad(
     NITI_WGRAD_ARGS)
 {
-    __local char Es[NITI_TK * NITI_TM];
-    __local char As[NITI_TK * NITI_TN];
+    __local uint Es[NITI_TK / 4 * NITI_TM];
+    __local uint As[NITI_TK / 4 * NITI_TN];
     __local long tb[2 * NITI_TK];
     __local int tyx[4 * NITI_TK];
     niti_wgrad_body(NITI_WGRAD_PASS, Es, As, tb, tyx, NITI_TM, NITI_TN, NITI_RM, NITI_RN);
@@ -318,15 +405,15 @@ __kernel __attribute__((reqd_work_group_size(NITI_WGX, NITI_WGY, 1))) void niti_
 __kernel __attribute__((reqd_work_group_size(NITI_WGX, NITI_WGY, 1))) void niti_conv_wgrad_nr(
     NITI_WGRAD_ARGS)
 {
-    __local char Es[NITI_TK * NITI_WGY];
-    __local char As[NITI_TK * NITI_TN];
+    __local uint Es[NITI_TK / 4 * NITI_WGY];
+    __local uint As[NITI_TK / 4 * NITI_TN];
     __local long tb[2 * NITI_TK];
     __local int tyx[4 * NITI_TK];
     niti_wgrad_body(NITI_WGRAD_PASS, Es, As, tb, tyx, NITI_WGY, NITI_TN, 1, NITI_RN);
 }
 
-#if NITI_NT % NITI_TM != 0 || NITI_NT % NITI_TN != 0 || NITI_NT % NITI_TK != 0 ||                \
-    NITI_NT % NITI_WGY != 0 || (NITI_TM * NITI_TK) % NITI_NT != 0 || NITI_RM > 4 || NITI_RN > 4 ||  \
-    NITI_TM * NITI_TK / NITI_NT > 8
+#if NITI_TK % 4 != 0 || NITI_NT % NITI_TM != 0 || NITI_NT % NITI_TN != 0 ||                  \
+    NITI_NT % NITI_TK != 0 || NITI_NT % NITI_WGY != 0 || (NITI_TM * NITI_TK) % NITI_NT != 0 ||   \
+    NITI_RM > 4 || NITI_RN > 4 || NITI_TM * NITI_TK / NITI_NT > 8
 #error "niti: unsupported conv tile configuration"
 #endif

@@ -20,9 +20,11 @@ enum {
 };
 
 /* GEMM paths of conv/linear (NITI_GEMM): the tiled implicit GEMM (conv_i8.cl, GPUs), or packing
- * + register-blocked micro-kernels for CPUs (gemm_cpu.cl): fp32-FMA "portable" or "vnni". */
-enum { GEMM_TILED, GEMM_PORTABLE, GEMM_VNNI };
-static const char *const gemm_names[] = {"tiled", "portable", "vnni"};
+ * + register-blocked micro-kernels for CPUs (gemm_cpu.cl): fp32-FMA "portable" or "vnni". The
+ * tiled kernels reduce 4 bytes at a time with NITI_DOT4_ACC: portable code ("tiled"), NVIDIA's
+ * dp4a ("dp4a") or cl_khr_integer_dot_product ("khr-dot"). */
+enum { GEMM_TILED, GEMM_PORTABLE, GEMM_VNNI, GEMM_DP4A, GEMM_KHR_DOT };
+static const char *const gemm_names[] = {"tiled", "portable", "vnni", "dp4a", "khr-dot"};
 
 enum {
     K_CONV_GEMM, K_WT_TRANSPOSE, K_SUM_TO_I32, K_SUM_TO_I64, K_SUM_I64, K_CONV_WGRAD, K_MAX_I32,
@@ -33,7 +35,7 @@ enum {
     K_CPU_REQUANT_I32, K_CPU_REQUANT_I64, K_CPU_DECAY, K_CPU_UPDATE, K_CPU_RELU_FWD,
     K_CPU_RELU_BWD, K_CPU_POOL_FWD, K_CPU_POOL_BWD, K_DROPOUT_MASK, K_CPU_DROPOUT, K_PACK_APAD,
     K_PACK_EPANEL, K_WGRAD_REDUCE_T, K_VNNI_WG_4x4, K_VNNI_WG_8x2, K_VNNI_WG_12x1, K_F32_WG_4x2,
-    K_F32_WG_6x1, K_PAD_CHANNELS, K_COUNT
+    K_F32_WG_6x1, K_PAD_CHANNELS, K_DOT4_PROBE, K_COUNT
 };
 
 static const char *const kernel_names[K_COUNT] = {
@@ -49,17 +51,24 @@ static const char *const kernel_names[K_COUNT] = {
     "niti_cpu_maxpool_fwd", "niti_cpu_maxpool_bwd", "niti_dropout_mask", "niti_cpu_dropout_apply",
     "niti_pack_apad_t", "niti_pack_epanel", "niti_wgrad_reduce_t", "niti_gemm_vnni_wg_4x4",
     "niti_gemm_vnni_wg_8x2", "niti_gemm_vnni_wg_12x1", "niti_gemm_f32_wg_4x2",
-    "niti_gemm_f32_wg_6x1", "niti_pad_channels"};
+    "niti_gemm_f32_wg_6x1", "niti_pad_channels", "niti_dot4_probe"};
 
-/* The GEMM path a kernel belongs to (-1: every path). */
-static int kernel_path(int kid)
+/* Whether a GEMM path uses the tiled kernels of conv_i8.cl (else the CPU micro-kernels). */
+static int tiled_path(int gemm)
+{
+    return gemm == GEMM_TILED || gemm == GEMM_DP4A || gemm == GEMM_KHR_DOT;
+}
+
+/* Whether the program built for GEMM path `gemm` has (and the backend needs) kernel kid. */
+static int kernel_in_path(int kid, int gemm)
 {
     if (kid == K_VNNI_PROBE || (kid >= K_VNNI_4x4 && kid <= K_VNNI_12x1) ||
         (kid >= K_VNNI_WG_4x4 && kid <= K_VNNI_WG_12x1))
-        return GEMM_VNNI;
+        return gemm == GEMM_VNNI;
     if (kid == K_F32_4x2 || kid == K_F32_6x1 || kid == K_F32_WG_4x2 || kid == K_F32_WG_6x1)
-        return GEMM_PORTABLE;
-    return -1;
+        return gemm == GEMM_PORTABLE;
+    if (kid == K_DOT4_PROBE) return gemm == GEMM_DP4A || gemm == GEMM_KHR_DOT;
+    return 1;
 }
 
 typedef struct cl_impl {
@@ -67,6 +76,7 @@ typedef struct cl_impl {
     niti_cl_device_info info;
     int gemm;        /* GEMM_* */
     int gemm_forced; /* chosen by NITI_GEMM */
+    int dot_emulate; /* NITI_DOT_EMULATE=1 with a forced dp4a/khr-dot: the portable stand-in */
     int profile;     /* NITI_CL_PROFILE */
     double prof_ns[K_COUNT];
     long prof_n[K_COUNT];
@@ -169,7 +179,7 @@ static niti_status launch1(cl_impl *im, kargs *a, size_t n, const char *op)
 
 /* CPU devices (the vnni and portable GEMM paths) use the task kernels of cpu_ops.cl for the
  * reductions and elementwise ops; the tiled (GPU) path keeps the work-group kernels. */
-static int cpu_ops(const cl_impl *im) { return im->gemm != GEMM_TILED; }
+static int cpu_ops(const cl_impl *im) { return !tiled_path(im->gemm); }
 
 /* Task launch over n elements (cpu_ops.cl): ranges of chunk elements (a multiple of 64), at most
  * NITI_MAX_TASKS tasks; the kernel's last argument is chunk. *tasks gets the number of tasks
@@ -425,7 +435,7 @@ static niti_status cl_conv_fwd(niti_backend *be, const niti_conv_geom *g, niti_b
 {
     NITI_TRY(check_acc_t(acc_t, "conv_fwd"));
     int M = g->N * g->Ho * g->Wo, K = g->k * g->k * g->I;
-    if (IMPL(be)->gemm != GEMM_TILED)
+    if (!tiled_path(IMPL(be)->gemm))
         return cpu_conv(IMPL(be), 0, A->m, W->m, g->H, g->W, g->I, g->Ho, g->Wo, g->k, g->pad, M,
                         g->O, K, g->O, acc, acc_t, "conv_fwd");
     return run_gemm(IMPL(be), A->m, W->m, g->H, g->W, g->I, g->Ho, g->Wo, g->k, g->pad, M, g->O,
@@ -437,7 +447,7 @@ static niti_status cl_conv_dgrad(niti_backend *be, const niti_conv_geom *g, niti
 {
     NITI_TRY(check_acc_t(acc_t, "conv_dgrad"));
     cl_impl *im = IMPL(be);
-    if (im->gemm != GEMM_TILED)
+    if (!tiled_path(im->gemm))
         return cpu_conv(im, 1, E->m, W->m, g->Ho, g->Wo, g->O, g->H, g->W, g->k,
                         g->k - 1 - g->pad, g->N * g->H * g->W, g->I, g->k * g->k * g->O, g->O,
                         accE, acc_t, "conv_dgrad");
@@ -466,7 +476,7 @@ static niti_status cl_conv_wgrad(niti_backend *be, const niti_conv_geom *g, niti
     if (G->bytes < OK * 8)
         return niti_fail(NITI_ERR_INVALID, "OpenCL conv_wgrad: G has %zu bytes, need %zu",
                          G->bytes, OK * 8);
-    if (im->gemm != GEMM_TILED) return cpu_wgrad(im, g, A->m, E->m, ws, G);
+    if (!tiled_path(im->gemm)) return cpu_wgrad(im, g, A->m, E->m, ws, G);
     /* Wide tiles, or narrow ones (TM = WGY, RM = 1) when they waste half the rows. */
     size_t wx = (size_t)(im->t.TN / im->t.RN), wy = (size_t)(im->t.TM / im->t.RM);
     int narrow = cdiv((size_t)g->O, wy) * wy * 2 <= cdiv((size_t)g->O, (size_t)im->t.TM) * im->t.TM;
@@ -545,7 +555,7 @@ static niti_status launch_tasks(cl_impl *im, kargs *a, size_t tasks, const char 
 {
     size_t cu = im->info.compute_units ? im->info.compute_units : 1;
     size_t items = 64 * cu;
-    if (im->gemm == GEMM_TILED || !(im->info.type & CL_DEVICE_TYPE_CPU)) items = 65536;
+    if (tiled_path(im->gemm) || !(im->info.type & CL_DEVICE_TYPE_CPU)) items = 65536;
     size_t per = cdiv(tasks ? tasks : 1, items);
     ka_int(a, (int)per);
     size_t gs = cdiv(tasks ? tasks : 1, per), ls = 1;
@@ -1206,23 +1216,38 @@ const char *niti_cl_build_options(const niti_backend *be)
     return be && be->ops == &cl_ops ? IMPL(be)->options : "";
 }
 
+/* The -D options that select a GEMM path's kernels. */
+static const char *path_options(const cl_impl *im)
+{
+    switch (im->gemm) {
+    case GEMM_VNNI: return " -DNITI_VNNI=1";
+    case GEMM_PORTABLE: return " -DNITI_PORTABLE=1";
+    case GEMM_DP4A:
+        return im->dot_emulate ? " -DNITI_DOT_DP4A=1 -DNITI_DOT_EMULATE=1" : " -DNITI_DOT_DP4A=1";
+    case GEMM_KHR_DOT:
+        return im->dot_emulate ? " -DNITI_DOT_KHR=1 -DNITI_DOT_EMULATE=1" : " -DNITI_DOT_KHR=1";
+    }
+    return "";
+}
+
 static niti_status build(cl_impl *im)
 {
     const char *extra = getenv("NITI_CL_EXTRA_OPTIONS");
+    /* The kernels are OpenCL C 1.2, except that compilers may declare the builtins of
+     * cl_khr_integer_dot_product only for OpenCL C 3.0: khr-dot asks for 3.0 where the device
+     * has it. */
+    int cl3 = im->gemm == GEMM_KHR_DOT && !im->dot_emulate && im->info.c_major >= 3;
     snprintf(im->options, sizeof im->options,
-             "-cl-std=CL1.2 -DNITI_TM=%d -DNITI_TN=%d -DNITI_TK=%d -DNITI_RM=%d -DNITI_RN=%d "
+             "-cl-std=%s -DNITI_TM=%d -DNITI_TN=%d -DNITI_TK=%d -DNITI_RM=%d -DNITI_RN=%d "
              "-DNITI_RED_WG=%zu%s%s%.1000s",
-             im->t.TM, im->t.TN, im->t.TK, im->t.RM, im->t.RN, im->red_wg,
-             im->gemm == GEMM_VNNI       ? " -DNITI_VNNI=1"
-             : im->gemm == GEMM_PORTABLE ? " -DNITI_PORTABLE=1"
-                                         : "",
-             extra ? " " : "", extra ? extra : "");
+             cl3 ? "CL3.0" : "CL1.2", im->t.TM, im->t.TN, im->t.TK, im->t.RM, im->t.RN,
+             im->red_wg, path_options(im), extra ? " " : "", extra ? extra : "");
     niti_status s = niti_cl_build_program(im->ctx, &im->info, im->options, &im->prog,
                                           &im->from_cache);
     if (s != NITI_OK) return s;
     for (int i = 0; i < K_COUNT; i++) {
         cl_int err;
-        if (kernel_path(i) >= 0 && kernel_path(i) != im->gemm) continue;
+        if (!kernel_in_path(i, im->gemm)) continue;
         im->k[i] = clCreateKernel(im->prog, kernel_names[i], &err);
         if (err != CL_SUCCESS) return niti_cl_fail(err, "clCreateKernel", kernel_names[i]);
     }
@@ -1281,15 +1306,27 @@ static niti_status build_tiles(cl_impl *im, const char *name)
     return NITI_OK;
 }
 
-/* NITI_GEMM (auto | vnni | portable | tiled) and the device's capabilities. */
+/* The tiled path auto mode takes on a non-CPU device after path `after` (-1: the first choice):
+ * dp4a, then khr-dot, where the device reports them, then the portable tiled kernels. */
+static int next_tiled_path(const cl_impl *im, int after)
+{
+    if (after < 0 && niti_cl_can_dp4a(&im->info, NULL, 0)) return GEMM_DP4A;
+    if (after != GEMM_KHR_DOT && niti_cl_can_khr_dot(&im->info, NULL, 0)) return GEMM_KHR_DOT;
+    return GEMM_TILED;
+}
+
+/* NITI_GEMM (auto | vnni | portable | tiled | dp4a | khr-dot) and the device's capabilities.
+ * NITI_DOT_EMULATE=1 (a testing aid) lets a forced dp4a or khr-dot run without the instruction:
+ * a portable function of the same semantics replaces it (auto mode never emulates). */
 static niti_status choose_gemm(cl_impl *im, const char *name)
 {
-    const char *e = getenv("NITI_GEMM");
+    const char *e = getenv("NITI_GEMM"), *emu = getenv("NITI_DOT_EMULATE");
     int is_cpu = (im->info.type & CL_DEVICE_TYPE_CPU) && !(im->info.type & CL_DEVICE_TYPE_GPU);
     int can_vnni = is_cpu && niti_cl_host_vnni();
     im->gemm_forced = 0;
+    im->dot_emulate = 0;
     if (!e || !*e || !strcmp(e, "auto")) {
-        im->gemm = can_vnni ? GEMM_VNNI : is_cpu ? GEMM_PORTABLE : GEMM_TILED;
+        im->gemm = can_vnni ? GEMM_VNNI : is_cpu ? GEMM_PORTABLE : next_tiled_path(im, -1);
         return NITI_OK;
     }
     im->gemm_forced = 1;
@@ -1304,10 +1341,53 @@ static niti_status choose_gemm(cl_impl *im, const char *name)
                                             "enable AVX-512"
                                           : "this is not a CPU device");
         im->gemm = GEMM_VNNI;
+    } else if (!strcmp(e, "dp4a") || !strcmp(e, "khr-dot")) {
+        char why[192];
+        im->gemm = e[0] == 'd' ? GEMM_DP4A : GEMM_KHR_DOT;
+        im->dot_emulate = emu && *emu && strcmp(emu, "0");
+        int can = im->gemm == GEMM_DP4A ? niti_cl_can_dp4a(&im->info, why, sizeof why)
+                                        : niti_cl_can_khr_dot(&im->info, why, sizeof why);
+        if (!can && !im->dot_emulate)
+            return niti_fail(NITI_ERR_UNSUPPORTED,
+                             "OpenCL %s: NITI_GEMM=%s cannot run on this device: %s "
+                             "(NITI_DOT_EMULATE=1 runs the path with a portable stand-in for the "
+                             "instruction, for testing)",
+                             name, e, why);
     } else
         return niti_fail(NITI_ERR_INVALID,
-                         "NITI_GEMM=\"%.60s\": expected auto, vnni, portable or tiled", e);
+                         "NITI_GEMM=\"%.60s\": expected auto, vnni, portable, tiled, dp4a or "
+                         "khr-dot",
+                         e);
     return NITI_OK;
+}
+
+/* Runs probe kernel kid as one work-item. Its arguments: nin input buffers copied from in[],
+ * then an output buffer of out_bytes (read back into out), then n when n >= 0. Returns whether
+ * everything ran. */
+static int run_probe(cl_impl *im, int kid, int nin, const void *const in[],
+                     const size_t in_bytes[], void *out, size_t out_bytes, int n)
+{
+    cl_mem m[4] = {NULL, NULL, NULL, NULL};
+    cl_int err = CL_SUCCESS;
+    int ok = nin >= 0 && nin < 4;
+    for (int i = 0; ok && i <= nin; i++) {
+        m[i] = i < nin ? clCreateBuffer(im->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                                        in_bytes[i], (void *)in[i], &err)
+                       : clCreateBuffer(im->ctx, CL_MEM_WRITE_ONLY, out_bytes, NULL, &err);
+        ok = err == CL_SUCCESS;
+    }
+    if (ok) {
+        kargs k = ka_begin(im, kid);
+        for (int i = 0; i <= nin; i++) ka_mem(&k, m[i]);
+        if (n >= 0) ka_int(&k, n);
+        size_t one = 1;
+        ok = launch(im, &k, 1, &one, &one, kernel_names[kid]) == NITI_OK &&
+             clEnqueueReadBuffer(im->q, m[nin], CL_TRUE, 0, out_bytes, out, 0, NULL, NULL) ==
+                 CL_SUCCESS;
+    }
+    for (int i = 0; i < 4; i++)
+        if (m[i]) clReleaseMemObject(m[i]);
+    return ok;
 }
 
 /* Runs the vpdpbusd probe kernel: is the operand order right and does the device execute it? */
@@ -1315,31 +1395,67 @@ static int vnni_probe_ok(cl_impl *im)
 {
     cl_uchar a[4] = {200, 1, 255, 0};
     cl_char b[64];
-    cl_int out[16], err, err2, err3;
+    cl_int out[16];
     for (int i = 0; i < 64; i++) b[i] = (cl_char)(i * 7 - 100);
-    cl_mem A = clCreateBuffer(im->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, 4, a, &err);
-    cl_mem B = clCreateBuffer(im->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, 64, b, &err2);
-    cl_mem O = clCreateBuffer(im->ctx, CL_MEM_WRITE_ONLY, 64, NULL, &err3);
-    int ok = err == CL_SUCCESS && err2 == CL_SUCCESS && err3 == CL_SUCCESS;
-    if (ok) {
-        kargs k = ka_begin(im, K_VNNI_PROBE);
-        ka_mem(&k, A);
-        ka_mem(&k, B);
-        ka_mem(&k, O);
-        size_t one = 1;
-        ok = launch(im, &k, 1, &one, &one, "vnni probe") == NITI_OK &&
-             clEnqueueReadBuffer(im->q, O, CL_TRUE, 0, sizeof out, out, 0, NULL, NULL) ==
-                 CL_SUCCESS;
-    }
-    for (int l = 0; ok && l < 16; l++) {
+    const void *in[2] = {a, b};
+    const size_t bytes[2] = {sizeof a, sizeof b};
+    if (!run_probe(im, K_VNNI_PROBE, 2, in, bytes, out, sizeof out, -1)) return 0;
+    for (int l = 0; l < 16; l++) {
         int want = 5;
         for (int q = 0; q < 4; q++) want += a[q] * b[4 * l + q];
-        if (out[l] != want) ok = 0;
+        if (out[l] != want) return 0;
     }
-    if (A) clReleaseMemObject(A);
-    if (B) clReleaseMemObject(B);
-    if (O) clReleaseMemObject(O);
-    return ok;
+    return 1;
+}
+
+/* Byte k of a packed word as a signed value. */
+static int s8_of(cl_uint w, int k)
+{
+    int v = (int)((w >> (8 * k)) & 0xffu);
+    return v > 127 ? v - 256 : v;
+}
+
+/* Runs the NITI_DOT4_ACC probe kernel of the dp4a and khr-dot paths against exact host results:
+ * all-extreme bytes with results at both ends of the int32 range, then pseudo-random words (whose
+ * differing bytes also catch operands paired in the wrong order or taken as unsigned). */
+#define NITI_DOT_PROBE_N 32
+static int dot4_probe_ok(cl_impl *im)
+{
+    cl_uint a[NITI_DOT_PROBE_N] = {0x80808080u, 0x80808080u, 0x80808080u, 0x7f7f7f7fu};
+    cl_uint b[NITI_DOT_PROBE_N] = {0x80808080u, 0x7f7f7f7fu, 0x80808080u, 0x80808080u};
+    cl_int c[NITI_DOT_PROBE_N] = {0, -7, 2147483647 - 65536, -2147483647 - 1 + 65024};
+    cl_int out[NITI_DOT_PROBE_N];
+    cl_uint x = 12345u;
+    for (int i = 4; i < NITI_DOT_PROBE_N; i++) {
+        x = x * 1664525u + 1013904223u;
+        a[i] = x;
+        x = x * 1664525u + 1013904223u;
+        b[i] = x;
+        x = x * 1664525u + 1013904223u;
+        c[i] = (cl_int)(x >> 2) - (1 << 29);
+    }
+    const void *in[3] = {a, b, c};
+    const size_t bytes[3] = {sizeof a, sizeof b, sizeof c};
+    if (!run_probe(im, K_DOT4_PROBE, 3, in, bytes, out, sizeof out, NITI_DOT_PROBE_N)) return 0;
+    for (int i = 0; i < NITI_DOT_PROBE_N; i++) {
+        long long want = c[i];
+        for (int k = 0; k < 4; k++) want += (long long)s8_of(a[i], k) * s8_of(b[i], k);
+        if (out[i] != want) return 0;
+    }
+    return 1;
+}
+
+/* The instruction a probed GEMM path stands on (NULL: a path without a probe). */
+static const char *path_instruction(const cl_impl *im)
+{
+    switch (im->gemm) {
+    case GEMM_VNNI: return "vpdpbusd";
+    case GEMM_DP4A: return im->dot_emulate ? "dp4a (emulated)" : "dp4a";
+    case GEMM_KHR_DOT:
+        return im->dot_emulate ? "dot_acc_sat_4x8packed_ss_int (emulated)"
+                               : "dot_acc_sat_4x8packed_ss_int";
+    }
+    return NULL;
 }
 
 niti_status niti_backend_cl_create(const char *spec, niti_backend **out)
@@ -1386,28 +1502,35 @@ niti_status niti_backend_cl_create(const char *spec, niti_backend **out)
 
     s = choose_gemm(im, be->name);
     if (s != NITI_OK) goto fail;
-    s = build_tiles(im, be->name);
-    if (im->gemm == GEMM_VNNI && (s != NITI_OK || !vnni_probe_ok(im))) {
+    /* A path that stands on one instruction must build and pass its probe kernel. Forced, it is an
+     * error if it does not; in auto mode the next path is tried (vnni: portable; dp4a: khr-dot
+     * where the device reports it, else tiled; khr-dot: tiled). */
+    for (;;) {
+        s = build_tiles(im, be->name);
+        const char *instr = path_instruction(im);
+        if (!instr) break;
+        int probe_ok = s == NITI_OK && (im->gemm == GEMM_VNNI ? vnni_probe_ok(im)
+                                                              : dot4_probe_ok(im));
+        if (probe_ok) break;
         if (im->gemm_forced) {
             if (s == NITI_OK)
                 s = niti_fail(NITI_ERR_UNSUPPORTED,
-                              "OpenCL %s: NITI_GEMM=vnni: the vpdpbusd probe kernel gives wrong "
+                              "OpenCL %s: NITI_GEMM=%s: the %s probe kernel fails or gives wrong "
                               "results on this device",
-                              be->name);
+                              be->name, gemm_names[im->gemm], instr);
             else
-                s = niti_fail_ctx(s, "OpenCL %s: NITI_GEMM=vnni: the kernels with inline "
-                                     "vpdpbusd do not build",
-                                  be->name);
+                s = niti_fail_ctx(s, "OpenCL %s: NITI_GEMM=%s: the kernels with %s do not build",
+                                  be->name, gemm_names[im->gemm], instr);
             goto fail;
         }
-        release_program(im); /* auto: the portable CPU path instead */
-        im->gemm = GEMM_PORTABLE;
-        s = build_tiles(im, be->name);
+        release_program(im);
+        im->gemm = im->gemm == GEMM_VNNI ? GEMM_PORTABLE : next_tiled_path(im, im->gemm);
     }
     if (s != NITI_OK) goto fail;
     {
         size_t len = strlen(be->name);
-        snprintf(be->name + len, sizeof be->name - len, " [gemm: %s]", gemm_names[im->gemm]);
+        snprintf(be->name + len, sizeof be->name - len, " [gemm: %s%s]", gemm_names[im->gemm],
+                 im->dot_emulate ? ", emulated" : "");
     }
     *out = be;
     return NITI_OK;

@@ -51,8 +51,14 @@ void niti_cl_cache_dir(char *buf, size_t size);
 /* Whether the host CPU executes AVX-512 VNNI (cpuid leaf 7 ECX bit 11 with AVX-512F, and the OS
  * saves the AVX-512 state). The vnni GEMM path also needs a probe kernel to pass on the device. */
 int niti_cl_host_vnni(void);
-/* The GEMM path NITI_GEMM=auto would choose for a device before the probe: "vnni", "portable" or
- * "tiled". */
+/* Whether a device reports what the dot-product paths of the tiled kernels need: dp4a (NVIDIA,
+ * cl_nv_device_attribute_query with compute capability >= 6.1) and khr-dot
+ * (cl_khr_integer_dot_product with the 4x8-bit packed form). why (may be NULL) gets the reason
+ * either way. Both paths also need their probe kernel to pass when the backend opens. */
+int niti_cl_can_dp4a(const niti_cl_device_info *info, char *why, size_t size);
+int niti_cl_can_khr_dot(const niti_cl_device_info *info, char *why, size_t size);
+/* The GEMM path NITI_GEMM=auto would choose for a device before the probes: "vnni" or "portable"
+ * (CPUs), else "dp4a", "khr-dot" or "tiled". */
 const char *niti_cl_default_gemm(const niti_cl_device_info *info);
 
 /* Test hooks: whether the backend's program was loaded from the binary cache, and its build

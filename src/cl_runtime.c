@@ -13,12 +13,27 @@
 #include "error.h"
 #include "niti_kernels.h"
 
+#include <CL/cl_ext.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
 
 #ifndef CL_PLATFORM_NOT_FOUND_KHR
 #define CL_PLATFORM_NOT_FOUND_KHR -1001
+#endif
+/* cl_khr_integer_dot_product and cl_nv_device_attribute_query, for older headers. */
+#ifndef CL_DEVICE_INTEGER_DOT_PRODUCT_CAPABILITIES_KHR
+#define CL_DEVICE_INTEGER_DOT_PRODUCT_CAPABILITIES_KHR 0x1073
+#endif
+#ifndef CL_DEVICE_INTEGER_DOT_PRODUCT_INPUT_4x8BIT_PACKED_KHR
+#define CL_DEVICE_INTEGER_DOT_PRODUCT_INPUT_4x8BIT_PACKED_KHR (1 << 0)
+#endif
+#ifndef CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV
+#define CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV 0x4000
+#endif
+#ifndef CL_DEVICE_COMPUTE_CAPABILITY_MINOR_NV
+#define CL_DEVICE_COMPUTE_CAPABILITY_MINOR_NV 0x4001
 #endif
 
 const char *niti_cl_error_name(cl_int err)
@@ -77,11 +92,6 @@ int niti_cl_host_vnni(void)
 #endif
 }
 
-const char *niti_cl_default_gemm(const niti_cl_device_info *info)
-{
-    int is_cpu = (info->type & CL_DEVICE_TYPE_CPU) && !(info->type & CL_DEVICE_TYPE_GPU);
-    return is_cpu ? (niti_cl_host_vnni() ? "vnni" : "portable") : "tiled";
-}
 
 /* ---------------------------------------------------------------- enumeration */
 
@@ -202,6 +212,58 @@ static int has_ext(cl_device_id d, const char *name)
     return found;
 }
 
+/* ---------------------------------------------------------------- GPU dot-product paths */
+
+/* Writes the reason (if why) and returns ok. */
+static int because(char *why, size_t size, int ok, const char *reason)
+{
+    if (why && size) snprintf(why, size, "%s", reason);
+    return ok;
+}
+
+int niti_cl_can_dp4a(const niti_cl_device_info *info, char *why, size_t size)
+{
+    cl_uint major = 0, minor = 0;
+    if (!has_ext(info->device, "cl_nv_device_attribute_query"))
+        return because(why, size, 0,
+                       "the device does not report cl_nv_device_attribute_query, through which "
+                       "NVIDIA GPUs give their compute capability");
+    if (clGetDeviceInfo(info->device, CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV, sizeof major, &major,
+                        NULL) != CL_SUCCESS ||
+        clGetDeviceInfo(info->device, CL_DEVICE_COMPUTE_CAPABILITY_MINOR_NV, sizeof minor, &minor,
+                        NULL) != CL_SUCCESS)
+        return because(why, size, 0, "its compute capability cannot be read");
+    int ok = major > 6 || (major == 6 && minor >= 1);
+    if (why && size)
+        snprintf(why, size, "compute capability %u.%u%s", major, minor,
+                 ok ? "" : "; dp4a needs 6.1 or newer");
+    return ok;
+}
+
+int niti_cl_can_khr_dot(const niti_cl_device_info *info, char *why, size_t size)
+{
+    cl_bitfield caps = 0;
+    if (!has_ext(info->device, "cl_khr_integer_dot_product"))
+        return because(why, size, 0, "the device does not report cl_khr_integer_dot_product");
+    if (clGetDeviceInfo(info->device, CL_DEVICE_INTEGER_DOT_PRODUCT_CAPABILITIES_KHR, sizeof caps,
+                        &caps, NULL) != CL_SUCCESS)
+        return because(why, size, 0,
+                       "CL_DEVICE_INTEGER_DOT_PRODUCT_CAPABILITIES_KHR cannot be read");
+    if (!(caps & CL_DEVICE_INTEGER_DOT_PRODUCT_INPUT_4x8BIT_PACKED_KHR))
+        return because(why, size, 0,
+                       "cl_khr_integer_dot_product without the 4x8-bit packed input form");
+    return because(why, size, 1, "cl_khr_integer_dot_product with the 4x8-bit packed form");
+}
+
+const char *niti_cl_default_gemm(const niti_cl_device_info *info)
+{
+    int is_cpu = (info->type & CL_DEVICE_TYPE_CPU) && !(info->type & CL_DEVICE_TYPE_GPU);
+    if (is_cpu) return niti_cl_host_vnni() ? "vnni" : "portable";
+    if (niti_cl_can_dp4a(info, NULL, 0)) return "dp4a";
+    if (niti_cl_can_khr_dot(info, NULL, 0)) return "khr-dot";
+    return "tiled";
+}
+
 static int usable(const niti_cl_device_info *d)
 {
     cl_bool avail = CL_FALSE, comp = CL_FALSE;
@@ -230,7 +292,7 @@ int niti_cl_list_devices(void *file)
     static const char *exts[] = {"cl_khr_int64_base_atomics", "cl_khr_integer_dot_product",
                                  "cl_khr_fp16",           "cl_khr_subgroups",
                                  "cl_intel_subgroups",    "cl_arm_integer_dot_product_int8",
-                                 "cl_khr_global_int32_base_atomics"};
+                                 "cl_khr_global_int32_base_atomics", "cl_nv_device_attribute_query"};
     for (int i = 0; i < l.n; i++) {
         const niti_cl_device_info *d = &l.v[i];
         fprintf(f, "%d:%d  %s: %s\n", d->pidx, d->didx, d->platform_name, d->device_name);
@@ -247,12 +309,20 @@ int niti_cl_list_devices(void *file)
                 any = 1;
             }
         fprintf(f, "%s\n", any ? "" : " (none of interest)");
-        const char *ge = getenv("NITI_GEMM");
-        fprintf(f, "     conv/linear GEMM path: %s%s%s\n", niti_cl_default_gemm(d),
-                !strcmp(niti_cl_default_gemm(d), "vnni")
-                    ? " (host CPU has avx512_vnni; confirmed by a probe kernel when opened)"
+        const char *ge = getenv("NITI_GEMM"), *gemm = niti_cl_default_gemm(d);
+        fprintf(f, "     conv/linear GEMM path: %s%s%s\n", gemm,
+                !strcmp(gemm, "vnni") ? " (host CPU has avx512_vnni; confirmed by a probe kernel "
+                                        "when opened)"
+                : strcmp(gemm, "portable") && strcmp(gemm, "tiled")
+                    ? " (confirmed by a probe kernel when opened; else the next of dp4a, khr-dot, "
+                      "tiled)"
                     : "",
                 ge && *ge && strcmp(ge, "auto") ? " (NITI_GEMM overrides it)" : "");
+        char why_dp4a[160], why_khr[160];
+        int dp4a = niti_cl_can_dp4a(d, why_dp4a, sizeof why_dp4a);
+        int khr = niti_cl_can_khr_dot(d, why_khr, sizeof why_khr);
+        fprintf(f, "     dot-product paths: dp4a %s (%s); khr-dot %s (%s)\n", dp4a ? "yes" : "no",
+                why_dp4a, khr ? "yes" : "no", why_khr);
         fprintf(f, "     %s (select with --device %d:%d)\n",
                 usable(d) ? "usable: int8 kernels"
                           : "NOT usable by niti (needs OpenCL C >= 1.2 and an online compiler)",

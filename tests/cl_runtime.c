@@ -64,7 +64,8 @@ int main(void)
     char shortname[64], devname[256];
     snprintf(shortname, sizeof shortname, "%s", be->short_name);
     snprintf(devname, sizeof devname, "%s", be->name);
-    /* be->name ends with the GEMM path, " [gemm: vnni|portable|tiled]"; device lists do not */
+    /* be->name ends with the GEMM path, " [gemm: <path>]" or " [gemm: <path>, emulated]";
+     * device lists do not */
     CHECK(strstr(devname, " [gemm: ") != NULL);
     if (strstr(devname, " [gemm: ")) *strstr(devname, " [gemm: ") = 0;
     printf("device: %s (%s), options: %s\n", be->name, be->short_name, niti_cl_build_options(be));

@@ -444,14 +444,34 @@ static void test_update(void)
     }
 }
 
+static niti_status open_device(const char *spec, niti_backend **out)
+{
+    niti_status s = niti_backend_cl_create(spec ? spec : "cpu", out);
+    if (s == NITI_ERR_UNSUPPORTED && !spec) s = niti_backend_cl_create(NULL, out);
+    return s;
+}
+
 int main(void)
 {
     const char *spec = getenv("NITI_TEST_DEVICE");
     const char *seed = getenv("NITI_TEST_SEED");
     if (seed) rng_state = strtoull(seed, NULL, 0);
     quick = getenv("NITI_TEST_QUICK") && atoi(getenv("NITI_TEST_QUICK"));
-    niti_status s = niti_backend_cl_create(spec ? spec : "cpu", &D);
-    if (s == NITI_ERR_UNSUPPORTED && !spec) s = niti_backend_cl_create(NULL, &D);
+    niti_status s = open_device(spec, &D);
+    const char *gemm = getenv("NITI_GEMM");
+    if (s == NITI_ERR_UNSUPPORTED && gemm && *gemm) {
+        /* A GEMM path forced with NITI_GEMM that cannot run fails the test (not a skip) when the
+         * device opens without it. */
+        char why[1024];
+        snprintf(why, sizeof why, "%s", niti_last_error());
+        unsetenv("NITI_GEMM");
+        niti_backend *any = NULL;
+        if (open_device(spec, &any) == NITI_OK) {
+            niti_backend_close(any);
+            fprintf(stderr, "test_cl_ops: the forced GEMM path cannot run: %s\n", why);
+            return 1;
+        }
+    }
     if (s == NITI_ERR_UNSUPPORTED) {
         printf("test_cl_ops: skipped, no OpenCL device: %s\n", niti_last_error());
         return 77;

@@ -31,6 +31,8 @@ static void usage(FILE *f)
         fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "  %-12s %s\n", "version", "print the version");
     fprintf(f, "\nDevices: --device ref | cpu | gpu | P:D | <name substring> (or NITI_DEVICE).\n");
+    fprintf(f, "Conv/linear GEMM path: NITI_GEMM=auto|vnni|portable|tiled|dp4a|khr-dot (see niti "
+               "devices --help).\n");
 }
 
 void cli_error(const char *fmt, ...)
