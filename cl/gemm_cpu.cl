@@ -452,14 +452,23 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_vnni_probe(
     int16 acc[RM][NV];                                                                             \
     _Pragma("unroll") for (int r = 0; r < RM; r++) _Pragma("unroll") for (int v = 0; v < NV; v++) \
         acc[r][v] = (int16)0
-#define NITI_VNNI_STEP(RM, NV)                                                                     \
+/* One row word broadcast straight from memory (a load, no shuffle), then the offset xor-ed in
+ * as a vector: a scalar xor would make the compiler broadcast from a general register, which
+ * costs a shuffle per row and step on the pipes that also run vpdpbusd. */
+#define NITI_BCAST(dst, p) __asm__("vpbroadcastd %[m], %[d]" : [d] "=v"(dst) : [m] "m"(*(p)))
+#define NITI_VNNI_STEP_X(RM, NV, XOR)                                                              \
     int16 bv[NV];                                                                                  \
     _Pragma("unroll") for (int v = 0; v < NV; v++) bv[v] = Bp[(long)v * Kp4 + g];               \
     _Pragma("unroll") for (int r = 0; r < RM; r++)                                                 \
     {                                                                                              \
-        int16 av = (int16)((int)(ap[r][j] ^ xorv));                                                \
+        int16 av;                                                                                  \
+        NITI_BCAST(av, ap[r] + j);                                                                 \
+        XOR;                                                                                       \
         _Pragma("unroll") for (int v = 0; v < NV; v++) NITI_DP(acc[r][v], av, bv[v]);             \
     }
+#define NITI_VNNI_STEP(RM, NV) NITI_VNNI_STEP_X(RM, NV, av ^= x16)
+/* the transposed wgrad form's rows carry the offset already (its xorv is 0) */
+#define NITI_VNNI_STEP_WG(RM, NV) NITI_VNNI_STEP_X(RM, NV, (void)0)
 #define NITI_ACC_STORE(RM, NV)                                                                     \
     _Pragma("unroll") for (int v = 0; v < NV; v++)                                                 \
     {                                                                                              \
@@ -477,6 +486,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_vnni_probe(
         NITI_MK_ARGS)                                                                              \
     {                                                                                              \
         __global const int16 *Bp = (__global const int16 *)B + (long)get_global_id(0) * NV * Kp4; \
+        const int16 x16 = (int16)((int)xorv);                                                      \
         NITI_MK_BODY(RM, NV, NITI_VNNI_STEP)                                                       \
     }
 NITI_VNNI_KERNEL(4, 4)
@@ -488,7 +498,7 @@ NITI_VNNI_KERNEL(12, 1)
         NITI_MK_ARGS)                                                                              \
     {                                                                                              \
         __global const int16 *Bp = (__global const int16 *)B + (long)get_global_id(0) * NV * Kp4; \
-        NITI_MK_BODY_WG(RM, NV, NITI_VNNI_STEP)                                                    \
+        NITI_MK_BODY_WG(RM, NV, NITI_VNNI_STEP_WG)                                                    \
     }
 NITI_VNNI_WG_KERNEL(4, 4)
 NITI_VNNI_WG_KERNEL(8, 2)
