@@ -101,3 +101,24 @@ __kernel void niti_dropout(int N, int F, ulong seed, uint t, uint layer, __globa
         out[i] = keep ? v : (char)0;
     }
 }
+
+/* Saturation count: part[g] = number of x[i] equal to +-127 in the g-th of G contiguous ranges
+ * (G = the global size), then niti_count_sat_sum stores the total in counts[index]. Used on
+ * activations the network does not keep, so any device runs the same two small kernels. */
+__kernel void niti_count_sat(__global const char *x, ulong n, __global long *part)
+{
+    ulong g = get_global_id(0), G = get_global_size(0);
+    ulong per = (n + G - 1) / G, i0 = g * per, i1 = min(n, i0 + per);
+    long c = 0;
+    for (ulong i = i0; i < i1; i++) c += x[i] == 127 || x[i] == -127;
+    part[g] = c;
+}
+
+__kernel void niti_count_sat_sum(__global const long *part, int G, __global long *counts,
+                                 int index)
+{
+    if (get_global_id(0) != 0) return;
+    long s = 0;
+    for (int g = 0; g < G; g++) s += part[g];
+    counts[index] = s;
+}

@@ -18,6 +18,7 @@
 #include "niti.h"
 
 typedef struct niti_buf niti_buf;
+#define NITI_VIEW_ALIGN 4096
 typedef struct niti_backend niti_backend;
 
 typedef struct niti_conv_geom {
@@ -46,6 +47,12 @@ typedef struct niti_backend_ops {
     niti_status (*download)(niti_backend *be, niti_buf *src, size_t offset, void *dst,
                             size_t bytes);
     niti_status (*finish)(niti_backend *be);
+
+    /* A buffer that aliases parent's bytes [off, off + bytes) (off a multiple of
+     * NITI_VIEW_ALIGN), for memory one part of a step lends another. release frees the view
+     * only; views are not counted in mem_in_use. */
+    niti_status (*view)(niti_backend *be, niti_buf *parent, size_t off, size_t bytes,
+                        niti_buf **out);
 
     /* --- conv / linear (contract section 5) --- */
     /* acc[n,y,x,o] = sum A[n,y+ky-p,x+kx-p,i] * W[o,ky,kx,i] */
@@ -82,6 +89,9 @@ typedef struct niti_backend_ops {
     /* Eprev [N,H,W,C] gets E routed to the argmax position, 0 elsewhere. */
     niti_status (*maxpool_bwd)(niti_backend *be, int N, int H, int W, int C, niti_buf *E,
                                niti_buf *argmax, niti_buf *Eprev);
+    /* counts[index] (int64) = how many of the n int8 values in x are +127 or -127. */
+    niti_status (*count_sat)(niti_backend *be, niti_buf *x, size_t n, niti_buf *counts,
+                             int index);
     /* out[n,j] = in[n,j] * keep(seed, t, layer, j), the batch-shared mask (sections 5, 9).
      * Used for forward and backward. out may be in. */
     niti_status (*dropout)(niti_backend *be, int N, int F, uint64_t seed, uint32_t t,

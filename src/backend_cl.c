@@ -12,11 +12,14 @@
 struct niti_buf {
     cl_mem m;
     size_t bytes;
+    int view;      /* a sub-buffer of another buffer: */
+    cl_mem parent; /* that buffer (OpenCL allows no sub-buffer of a sub-buffer) */
+    size_t origin; /* and where in it this one starts */
 };
 
 enum {
     SCR_WT, SCR_SPLIT, SCR_PART1, SCR_PART2, SCR_LOSSQ, SCR_DUMMY, SCR_PACKA, SCR_PACKB, SCR_CSUM,
-    SCR_ZERO, SCR_MASK, SCR_COUNT
+    SCR_ZERO, SCR_MASK, SCR_SATPART, SCR_COUNT
 };
 
 /* GEMM paths of conv/linear (NITI_GEMM): the tiled implicit GEMM (conv_i8.cl, GPUs), or packing
@@ -35,7 +38,7 @@ enum {
     K_CPU_REQUANT_I32, K_CPU_REQUANT_I64, K_CPU_DECAY, K_CPU_UPDATE, K_CPU_RELU_FWD,
     K_CPU_RELU_BWD, K_CPU_POOL_FWD, K_CPU_POOL_BWD, K_DROPOUT_MASK, K_CPU_DROPOUT, K_PACK_APAD,
     K_PACK_EPANEL, K_WGRAD_REDUCE_T, K_VNNI_WG_4x4, K_VNNI_WG_8x2, K_VNNI_WG_12x1, K_F32_WG_4x2,
-    K_F32_WG_6x1, K_PAD_CHANNELS, K_DOT4_PROBE, K_COUNT
+    K_F32_WG_6x1, K_PAD_CHANNELS, K_DOT4_PROBE, K_COUNT_SAT, K_COUNT_SAT_SUM, K_COUNT
 };
 
 static const char *const kernel_names[K_COUNT] = {
@@ -51,7 +54,7 @@ static const char *const kernel_names[K_COUNT] = {
     "niti_cpu_maxpool_fwd", "niti_cpu_maxpool_bwd", "niti_dropout_mask", "niti_cpu_dropout_apply",
     "niti_pack_apad_t", "niti_pack_epanel", "niti_wgrad_reduce_t", "niti_gemm_vnni_wg_4x4",
     "niti_gemm_vnni_wg_8x2", "niti_gemm_vnni_wg_12x1", "niti_gemm_f32_wg_4x2",
-    "niti_gemm_f32_wg_6x1", "niti_pad_channels", "niti_dot4_probe"};
+    "niti_gemm_f32_wg_6x1", "niti_pad_channels", "niti_dot4_probe", "niti_count_sat", "niti_count_sat_sum"};
 
 /* Whether a GEMM path uses the tiled kernels of conv_i8.cl (else the CPU micro-kernels). */
 static int tiled_path(int gemm)
@@ -308,10 +311,37 @@ static niti_status cl_alloc(niti_backend *be, size_t bytes, const char *what, ni
     return NITI_OK;
 }
 
+static niti_status cl_view(niti_backend *be, niti_buf *parent, size_t off, size_t bytes,
+                           niti_buf **out)
+{
+    cl_impl *im = IMPL(be);
+    if (off % NITI_VIEW_ALIGN || off % im->sub_align || off > parent->bytes ||
+        bytes > parent->bytes - off)
+        return niti_fail(NITI_ERR_INVALID, "OpenCL view: [%zu, +%zu) of a %zu-byte buffer", off,
+                         bytes, parent->bytes);
+    niti_buf *b = calloc(1, sizeof *b);
+    if (!b) return niti_fail(NITI_ERR_NOMEM, "OpenCL view");
+    cl_buffer_region reg = {off, bytes ? bytes : 1};
+    cl_int err;
+    if (parent->view) reg.origin += parent->origin;
+    cl_mem base = parent->view ? parent->parent : parent->m;
+    b->m = clCreateSubBuffer(base, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &reg, &err);
+    if (err != CL_SUCCESS) {
+        free(b);
+        return niti_cl_fail(err, "clCreateSubBuffer", "view");
+    }
+    b->bytes = bytes;
+    b->view = 1;
+    b->parent = base;
+    b->origin = reg.origin;
+    *out = b;
+    return NITI_OK;
+}
+
 static void cl_release(niti_backend *be, niti_buf *b)
 {
     if (!b) return;
-    niti_backend_count_release(be, b->bytes);
+    if (!b->view) niti_backend_count_release(be, b->bytes);
     if (b->m) clReleaseMemObject(b->m);
     free(b);
 }
@@ -751,10 +781,13 @@ static niti_status ws_take(cl_impl *im, niti_buf *ws, int n, const size_t *bytes
     for (int i = 0; i < n; i++) need += round_up(bytes[i] ? bytes[i] : 8, im->sub_align);
     if (ws && ws->m && need <= ws->bytes) {
         size_t off = 0;
+        cl_mem base = ws->view ? ws->parent : ws->m;
+        size_t origin = ws->view ? ws->origin : 0;
+        if (origin % im->sub_align) goto own;
         for (int i = 0; i < n; i++) {
-            cl_buffer_region reg = {off, bytes[i] ? bytes[i] : 8};
+            cl_buffer_region reg = {origin + off, bytes[i] ? bytes[i] : 8};
             cl_int err;
-            out[i] = clCreateSubBuffer(ws->m, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &reg,
+            out[i] = clCreateSubBuffer(base, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &reg,
                                        &err);
             if (err != CL_SUCCESS) { /* not fatal: the own scratch instead */
                 for (int j = 0; j < r->n; j++) clReleaseMemObject(r->sub[j]);
@@ -1053,6 +1086,32 @@ static niti_status cl_maxpool_bwd(niti_backend *be, int N, int H, int W, int C, 
     return launch1(im, &a, total, "maxpool_bwd");
 }
 
+static niti_status cl_count_sat(niti_backend *be, niti_buf *x, size_t n, niti_buf *counts,
+                                int index)
+{
+    cl_impl *im = IMPL(be);
+    if (index < 0 || (size_t)(index + 1) * 8 > counts->bytes || n > x->bytes)
+        return niti_fail(NITI_ERR_INVALID, "OpenCL count_sat: index %d or %zu values out of range",
+                         index, n);
+    size_t G = 64 * (im->info.compute_units ? im->info.compute_units : 1);
+    if (G > 4096) G = 4096;
+    if (G > n) G = n ? n : 1;
+    cl_mem part = NULL;
+    NITI_TRY(scratch(im, SCR_SATPART, G * 8, &part));
+    kargs a = ka_begin(im, K_COUNT_SAT);
+    ka_mem(&a, x->m);
+    ka_ulong(&a, n);
+    ka_mem(&a, part);
+    size_t one = 1;
+    NITI_TRY(launch(im, &a, 1, &G, &one, "count_sat"));
+    kargs b = ka_begin(im, K_COUNT_SAT_SUM);
+    ka_mem(&b, part);
+    ka_int(&b, (int)G);
+    ka_mem(&b, counts->m);
+    ka_int(&b, index);
+    return launch(im, &b, 1, &one, &one, "count_sat");
+}
+
 static niti_status cl_dropout(niti_backend *be, int N, int F, uint64_t seed, uint32_t t,
                               uint32_t layer, niti_buf *in, niti_buf *out)
 {
@@ -1199,6 +1258,8 @@ static const niti_backend_ops cl_ops = {
     .relu_bwd = cl_relu_bwd,
     .maxpool_fwd = cl_maxpool_fwd,
     .maxpool_bwd = cl_maxpool_bwd,
+    .view = cl_view,
+    .count_sat = cl_count_sat,
     .dropout = cl_dropout,
     .loss_bwd = cl_loss_bwd,
     .update = cl_update,

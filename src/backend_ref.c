@@ -10,6 +10,7 @@
 struct niti_buf {
     size_t bytes;
     unsigned char *p;
+    int view; /* aliases another buffer's memory */
 };
 
 #define I8(b) ((int8_t *)(b)->p)
@@ -37,9 +38,29 @@ static niti_status ref_alloc(niti_backend *be, size_t bytes, const char *what, n
     return NITI_OK;
 }
 
+static niti_status ref_view(niti_backend *be, niti_buf *parent, size_t off, size_t bytes,
+                            niti_buf **out)
+{
+    (void)be;
+    if (off % NITI_VIEW_ALIGN || off > parent->bytes || bytes > parent->bytes - off)
+        return niti_fail(NITI_ERR_INVALID, "ref view: [%zu, +%zu) of a %zu-byte buffer", off,
+                         bytes, parent->bytes);
+    niti_buf *b = calloc(1, sizeof *b);
+    if (!b) return niti_fail(NITI_ERR_NOMEM, "ref view");
+    b->bytes = bytes;
+    b->p = parent->p + off;
+    b->view = 1;
+    *out = b;
+    return NITI_OK;
+}
+
 static void ref_release(niti_backend *be, niti_buf *b)
 {
     if (!b) return;
+    if (b->view) {
+        free(b);
+        return;
+    }
     niti_backend_count_release(be, b->bytes);
     free(b->p);
     free(b);
@@ -230,6 +251,19 @@ static niti_status ref_maxpool_fwd(niti_backend *be, int N, int H, int W, int C,
     return NITI_OK;
 }
 
+static niti_status ref_count_sat(niti_backend *be, niti_buf *x, size_t n, niti_buf *counts,
+                                 int index)
+{
+    (void)be;
+    if (index < 0 || (size_t)(index + 1) * 8 > counts->bytes || n > x->bytes)
+        return niti_fail(NITI_ERR_INVALID, "ref count_sat: index %d or %zu values out of range",
+                         index, n);
+    int64_t c = 0;
+    for (size_t i = 0; i < n; i++) c += I8(x)[i] == 127 || I8(x)[i] == -127;
+    I64(counts)[index] = c;
+    return NITI_OK;
+}
+
 static niti_status ref_maxpool_bwd(niti_backend *be, int N, int H, int W, int C, niti_buf *E,
                                    niti_buf *argmax, niti_buf *Eprev)
 {
@@ -330,6 +364,8 @@ static const niti_backend_ops ref_ops = {
     .relu_bwd = ref_relu_bwd,
     .maxpool_fwd = ref_maxpool_fwd,
     .maxpool_bwd = ref_maxpool_bwd,
+    .view = ref_view,
+    .count_sat = ref_count_sat,
     .dropout = ref_dropout,
     .loss_bwd = ref_loss_bwd,
     .update = ref_update,

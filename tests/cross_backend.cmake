@@ -14,6 +14,9 @@ if(EXISTS ${NITI_DATA_DIR}/cifar10)
   add_test(NAME cross_backend_cifar_dropout_psr
            COMMAND test_cross_backend ${NITI_CROSS_DEVICE} cifar10 ${NITI_DATA_DIR} 6 16 niti21 psr
                    ${CMAKE_CURRENT_SOURCE_DIR}/data/cifar_small.spec)
-  set_tests_properties(cross_backend_cifar_dropout_psr
+  add_test(NAME cross_backend_cifar_grad_in_acc
+           COMMAND test_cross_backend ${NITI_CROSS_DEVICE} cifar10 ${NITI_DATA_DIR} 6 32 niti21 -
+                   ${CMAKE_CURRENT_SOURCE_DIR}/data/cifar_convs.spec)
+  set_tests_properties(cross_backend_cifar_dropout_psr cross_backend_cifar_grad_in_acc
                        PROPERTIES ENVIRONMENT "${NITI_TEST_ENV}" SKIP_RETURN_CODE 77 LABELS cl)
 endif()

@@ -70,6 +70,57 @@ int main(int argc, char **argv)
     CHECK(sat >= 0 && sat <= tot);
     CHECK(niti_net_layer_saturation(net, 1, &sat, &tot) != NITI_OK); /* relu has no weights */
 
+    /* conv -> relu -> maxpool keeps no conv output (net.c, "transient outputs"): the same net
+     * with a second (no-op) relu keeps it. Both must train to the same weights and report the
+     * same saturation, on inputs big enough that outputs do reach +127. */
+    {
+        niti_model_spec *m2 = NULL;
+        niti_net *fa = NULL, *fb = NULL;
+        CHECK_EQ(niti_model_parse("input 6x6x2; conv 4 k3 p1; relu; relu; maxpool 2; flatten; "
+                                  "linear 3",
+                                  &m2),
+                 NITI_OK);
+        niti_train_cfg c2;
+        niti_train_cfg_default(&c2);
+        c2.seed = 7;
+        CHECK_EQ(niti_net_create(be, m, 4, &c2, &fa), NITI_OK);
+        CHECK_EQ(niti_net_create(be, m2, 4, &c2, &fb), NITI_OK);
+        CHECK_EQ(niti_net_init_xavier(fa, 3), NITI_OK);
+        int8_t w[64], wb[64];
+        int e = 0, eb = 0;
+        const int la[2] = {0, 4}, lb[2] = {0, 5};
+        for (int k = 0; k < 2; k++) {
+            CHECK_EQ(niti_net_get_weights(fa, la[k], w, &e), NITI_OK);
+            CHECK_EQ(niti_net_set_weights(fb, lb[k], w, e), NITI_OK);
+        }
+        /* Inputs 127 and conv weights summing to 2048 per output (16 x 127 + 16 + 0): every
+         * interior output's accumulator is 127 * 2^11, which requantises to exactly 127. */
+        int8_t xs[4 * 72], cw[72];
+        for (int i = 0; i < 4 * 72; i++) xs[i] = 127;
+        for (int i = 0; i < 72; i++) cw[i] = (int8_t)(i % 18 < 16 ? 127 : i % 18 == 16 ? 16 : 0);
+        CHECK_EQ(niti_net_set_weights(fa, 0, cw, -7), NITI_OK);
+        CHECK_EQ(niti_net_set_weights(fb, 0, cw, -7), NITI_OK);
+        int64_t sa = -1, ta = -1, sb = -2, tb = -2, seen = 0;
+        for (uint32_t t = 0; t < 4; t++) {
+            CHECK_EQ(niti_net_train_step(fa, xs, y, 4, 2, t, NULL), NITI_OK);
+            CHECK_EQ(niti_net_train_step(fb, xs, y, 4, 2, t, NULL), NITI_OK);
+            CHECK_EQ(niti_net_layer_saturation(fa, 0, &sa, &ta), NITI_OK);
+            CHECK_EQ(niti_net_layer_saturation(fb, 0, &sb, &tb), NITI_OK);
+            CHECK_EQ(sa, sb);
+            CHECK_EQ(ta, tb);
+            seen += sa;
+        }
+        CHECK(seen > 0);
+        for (int k = 0; k < 2; k++) {
+            CHECK_EQ(niti_net_get_weights(fa, la[k], w, &e), NITI_OK);
+            CHECK_EQ(niti_net_get_weights(fb, lb[k], wb, &eb), NITI_OK);
+            CHECK(e == eb && memcmp(w, wb, k ? 3 * 36 : 4 * 18) == 0);
+        }
+        niti_net_free(fa);
+        niti_net_free(fb);
+        niti_model_free(m2);
+    }
+
     niti_run_state rs;
     memset(&rs, 0, sizeof rs);
     rs.cfg = cfg;

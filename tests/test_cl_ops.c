@@ -331,6 +331,21 @@ static void test_elementwise(void)
             pb_free(&P), pb_free(&AM), pb_free(&PE), pb_free(&EP);
             free(pe);
         }
+        /* saturation counts: both backends against a count made here, at slot 1 of 3 */
+        {
+            int64_t want = 0, got[2] = {-1, -1};
+            for (size_t i = 0; i < n; i++) want += a[i] == 127 || a[i] == -127;
+            pb CNT = pb_new(NULL, 24, "counts");
+            RUN(R->ops->count_sat(R, A.r, n, CNT.r, 1), D->ops->count_sat(D, A.d, n, CNT.d, 1),
+                ctx);
+            R->ops->download(R, CNT.r, 8, &got[0], 8);
+            D->ops->download(D, CNT.d, 8, &got[1], 8);
+            if (got[0] != want || got[1] != want)
+                fprintf(stderr, "MISMATCH %s: count_sat: want %lld, ref %lld, device %lld\n", ctx,
+                        (long long)want, (long long)got[0], (long long)got[1]);
+            CHECK(got[0] == want && got[1] == want);
+            pb_free(&CNT);
+        }
         /* dropout on [N, F] with F = H*W*C */
         int F = H * W * C;
         uint64_t seed = rnd() >> (rnd() % 64);
