@@ -86,7 +86,7 @@ int main(int argc, char **argv)
         CHECK_EQ(niti_net_create(be, m, 4, &c2, &fa), NITI_OK);
         CHECK_EQ(niti_net_create(be, m2, 4, &c2, &fb), NITI_OK);
         CHECK_EQ(niti_net_init_xavier(fa, 3), NITI_OK);
-        int8_t w[64], wb[64];
+        int8_t w[128], wb[128]; /* conv 4x3x3x2 = 72, linear 3x36 = 108 weights */
         int e = 0, eb = 0;
         const int la[2] = {0, 4}, lb[2] = {0, 5};
         for (int k = 0; k < 2; k++) {
