@@ -315,6 +315,36 @@ __kernel NITI_PACK_WG void niti_pack_apad_t(__global const uchar *A, __global uc
     }
 }
 
+/* The tap-expanded row operand: out[(kx * I + c) * Pst + (img * Hp + Y) * Wo + x] =
+ * A[img, Y - pad, x + kx - pad, c] ^ xorv (xorv outside A), for x < Wo; tasks over the grid
+ * rows u = (img, Y). */
+__kernel NITI_PACK_WG void niti_pack_apad_kx(__global const uchar *A, __global uchar *out, int N,
+                                             int H, int W, int I, int pad, int Hp, int Wo, int k,
+                                             long Pst, int xorv, int per)
+{
+    const int units = N * Hp;
+    const int u0 = (int)get_global_id(0) * per, u1 = min(units, u0 + per);
+    const uchar x = (uchar)xorv;
+    for (int u = u0; u < u1; u++) {
+        int img = u / Hp, Y = u - img * Hp, iy = Y - pad;
+        int rowok = iy >= 0 && iy < H;
+        __global const uchar *arow = A + (((long)img * H + iy) * W) * I;
+        for (int kx = 0; kx < k; kx++) {
+            __global uchar *obase = out + (long)kx * I * Pst + (long)u * Wo;
+            for (int xo = 0; xo < Wo; xo++) {
+                int ix = xo + kx - pad;
+                __global uchar *d = obase + xo;
+                if (rowok && ix >= 0 && ix < W) {
+                    __global const uchar *sp = arow + (long)ix * I;
+                    for (int c = 0; c < I; c++) d[c * Pst] = sp[c] ^ x;
+                } else {
+                    for (int c = 0; c < I; c++) d[c * Pst] = x;
+                }
+            }
+        }
+    }
+}
+
 /* Panel operand E^T over the grid (see above), Qp reduction positions (a multiple of 4). Tasks:
  * groups g of 4 positions, all panels each. vnni layout [p][Qp/4][16][4], portable [p][Qp][16]. */
 __kernel NITI_PACK_WG void niti_pack_epanel(__global const char *E, __global char *out, int N,
@@ -397,6 +427,10 @@ __kernel NITI_PACK_WG void niti_wgrad_reduce_t(__global const int *P, int S, int
 /* The micro-kernel body of the transposed wgrad. Arguments as NITI_MK_ARGS with: X = Apad^T
  * (bytes), Cin = I, k, Win = Wp, Hin = Hp, Hout = E rows per image in the run structure (Hq),
  * Wout = groups per run (L), pad = Pst (row stride of Apad^T in bytes). Rows m = (ky, kx, c).
+ * xorv (no offset is xor-ed here: the packs carry it) selects the row layout: 0 the padded grid
+ * above; 1 the tap-expanded copy of niti_pack_apad_kx (rows (kx, c) over a grid of Hp x Wo per
+ * image, Win = Wo), where row (ky, kx, c) starts at row (kx, c) + ky * Wo and a whole image's
+ * E positions are one run with no zero terms.
  * Row reads are 4-byte words at any byte offset (CPU devices only). */
 #define NITI_MK_BODY_WG(RM, NV, STEP)                                                              \
     const int pg = (int)get_global_id(0), rbg = (int)get_global_id(1), s = (int)get_global_id(2); \
@@ -414,7 +448,8 @@ __kernel NITI_PACK_WG void niti_wgrad_reduce_t(__global const int *P, int S, int
                 int m = min(m0 + r, Mst - 1);                                                      \
                 int tap = m / Cin, c = m - tap * Cin;                                              \
                 int ky = tap / k, kx = tap - ky * k;                                               \
-                roff[r] = (long)c * pad + ky * Win + kx;                                           \
+                roff[r] = xorv ? ((long)kx * Cin + c) * pad + ky * Win                             \
+                               : (long)c * pad + ky * Win + kx;                                    \
             }                                                                                      \
             NITI_ACC_DECL(RM, NV);                                                                 \
             for (int g = gb; g < ge;) {                                                            \

@@ -136,6 +136,33 @@ niti_status niti_bench_collect_shapes(const niti_model_spec *const *models, cons
     for (int i = 0; i < n_models; i++) {
         const niti_model_spec *m = models[i];
         const char *mname = m->name ? m->name : "custom";
+        /* the work space net.c lends conv_wgrad: the accumulators, less the weight gradients
+         * kept at their end when they fit twice */
+        size_t acc_max = 0, g_max = 0;
+        {
+            int sw = 0;
+            for (int l = 0; l < m->n_layers; l++) {
+                const niti_layer_spec *s = &m->layers[l];
+                if (!niti_layer_has_weights(s)) continue;
+                int k = s->kind == NITI_LAYER_LINEAR ? 1 : s->k;
+                size_t nb = (size_t)batches[i];
+                size_t out_e = (size_t)s->out_h * s->out_w * s->out_c;
+                size_t in_e = (size_t)s->in_h * s->in_w * s->in_c;
+                size_t a = nb * out_e * niti_dtype_size(niti_acc_dtype((int64_t)k * k * s->in_c));
+                if (a > acc_max) acc_max = a;
+                if (sw) {
+                    a = nb * in_e * niti_dtype_size(niti_acc_dtype((int64_t)k * k * s->out_ch));
+                    if (a > acc_max) acc_max = a;
+                }
+                sw = 1;
+                size_t gb = (size_t)niti_layer_params(s) * 8;
+                if (gb > g_max) g_max = gb;
+            }
+        }
+        size_t g_space = (g_max + NITI_VIEW_ALIGN - 1) / NITI_VIEW_ALIGN * NITI_VIEW_ALIGN;
+        size_t model_ws = acc_max >= 2 * g_space
+                              ? (acc_max - g_max) / NITI_VIEW_ALIGN * NITI_VIEW_ALIGN
+                              : acc_max;
         int seen_weights = 0;
         for (int l = 0; l < m->n_layers; l++) {
             const niti_layer_spec *s = &m->layers[l];
@@ -165,6 +192,7 @@ niti_status niti_bench_collect_shapes(const niti_model_spec *const *models, cons
                 sh->mu = niti_bench_default_mu(m);
                 sh->macs = (int64_t)g.N * g.Ho * g.Wo * g.O * g.k * g.k * g.I;
             }
+            if (model_ws > sh->ws_bytes) sh->ws_bytes = model_ws;
             add_model_name(sh->models, sizeof sh->models, mname);
             sh->count++;
             if (sends_error) sh->has_dgrad = 1;
@@ -237,7 +265,10 @@ niti_status niti_bench_shape_run(niti_backend *be, niti_bench_shape *s, const ni
     if ((st = niti_buf_from_host(be, host, n_w, "bench W", &b.W)) != NITI_OK) goto out;
     fill_i8(host, n_out, -127, &rng);
     if ((st = niti_buf_from_host(be, host, n_out, "bench E", &b.E)) != NITI_OK) goto out;
-    if ((st = be->ops->alloc(be, acc_bytes, "bench accumulators", &b.acc)) != NITI_OK) goto out;
+    /* one buffer for the accumulators and, as in a network, conv_wgrad's work space */
+    if ((st = be->ops->alloc(be, acc_bytes > s->ws_bytes ? acc_bytes : s->ws_bytes,
+                             "bench accumulators", &b.acc)) != NITI_OK)
+        goto out;
     if ((st = be->ops->alloc(be, s->has_dgrad && n_in > n_out ? n_in : n_out, "bench output",
                              &b.out)) != NITI_OK)
         goto out;

@@ -58,6 +58,8 @@ typedef struct niti_bench_shape {
     int acc_bits_fwd, acc_bits_err; /* accumulator widths (32 or 64) */
     int mu;                /* mu passed to update */
     int64_t macs;          /* multiply-accumulates of one op over the batch */
+    size_t ws_bytes;       /* work space a network lends this layer's conv_wgrad (its model's
+                              accumulators, as net.c sizes them; the largest over its models) */
     /* Per op (niti_bench_op): timings in seconds; ran = 0 where skipped (dgrad of a first layer). */
     int ran[NITI_BENCH_N_OPS];
     double median_s[NITI_BENCH_N_OPS], min_s[NITI_BENCH_N_OPS];
