@@ -598,7 +598,7 @@ NITI_F32_KERNEL(6, 1)
         __global const char *Bp = (__global const char *)B + (long)get_global_id(0) * NV * Kp4 * 64; \
         NITI_MK_BODY_WG(RM, NV, NITI_F32_STEP)                                                     \
     }
-NITI_F32_WG_KERNEL(4, 2)
+NITI_F32_WG_KERNEL(6, 2)
 NITI_F32_WG_KERNEL(6, 1)
 
 #undef NITI_ACC_DECL

@@ -37,7 +37,7 @@ enum {
     K_VNNI_4x4, K_VNNI_8x2, K_VNNI_12x1, K_F32_4x2, K_F32_6x1, K_CPU_MAX_I32, K_CPU_MAX_I64,
     K_CPU_REQUANT_I32, K_CPU_REQUANT_I64, K_CPU_DECAY, K_CPU_UPDATE, K_CPU_RELU_FWD,
     K_CPU_RELU_BWD, K_CPU_POOL_FWD, K_CPU_POOL_BWD, K_DROPOUT_MASK, K_CPU_DROPOUT, K_PACK_APAD,
-    K_PACK_EPANEL, K_WGRAD_REDUCE_T, K_VNNI_WG_4x4, K_VNNI_WG_8x2, K_VNNI_WG_12x1, K_F32_WG_4x2,
+    K_PACK_EPANEL, K_WGRAD_REDUCE_T, K_VNNI_WG_4x4, K_VNNI_WG_8x2, K_VNNI_WG_12x1, K_F32_WG_6x2,
     K_F32_WG_6x1, K_PAD_CHANNELS, K_DOT4_PROBE, K_COUNT_SAT, K_COUNT_SAT_SUM, K_PACK_APAD_KX, K_COUNT
 };
 
@@ -53,7 +53,7 @@ static const char *const kernel_names[K_COUNT] = {
     "niti_cpu_update_decay", "niti_cpu_update_apply", "niti_cpu_relu_fwd", "niti_cpu_relu_bwd",
     "niti_cpu_maxpool_fwd", "niti_cpu_maxpool_bwd", "niti_dropout_mask", "niti_cpu_dropout_apply",
     "niti_pack_apad_t", "niti_pack_epanel", "niti_wgrad_reduce_t", "niti_gemm_vnni_wg_4x4",
-    "niti_gemm_vnni_wg_8x2", "niti_gemm_vnni_wg_12x1", "niti_gemm_f32_wg_4x2",
+    "niti_gemm_vnni_wg_8x2", "niti_gemm_vnni_wg_12x1", "niti_gemm_f32_wg_6x2",
     "niti_gemm_f32_wg_6x1", "niti_pad_channels", "niti_dot4_probe", "niti_count_sat", "niti_count_sat_sum", "niti_pack_apad_kx"};
 
 /* Whether a GEMM path uses the tiled kernels of conv_i8.cl (else the CPU micro-kernels). */
@@ -68,7 +68,7 @@ static int kernel_in_path(int kid, int gemm)
     if (kid == K_VNNI_PROBE || (kid >= K_VNNI_4x4 && kid <= K_VNNI_12x1) ||
         (kid >= K_VNNI_WG_4x4 && kid <= K_VNNI_WG_12x1))
         return gemm == GEMM_VNNI;
-    if (kid == K_F32_4x2 || kid == K_F32_6x1 || kid == K_F32_WG_4x2 || kid == K_F32_WG_6x1)
+    if (kid == K_F32_4x2 || kid == K_F32_6x1 || kid == K_F32_WG_6x2 || kid == K_F32_WG_6x1)
         return gemm == GEMM_PORTABLE;
     if (kid == K_DOT4_PROBE) return gemm == GEMM_DP4A || gemm == GEMM_KHR_DOT;
     return 1;
@@ -753,14 +753,16 @@ static niti_status cpu_conv(cl_impl *im, int mode, cl_mem X, cl_mem Wsrc, int Hi
     return launch1(im, &r, MN, op);
 }
 
-/* The transposed-form micro-kernel of a conv micro-kernel (same blocking). */
+/* The transposed-form micro-kernel of a conv micro-kernel (same blocking, except the portable
+ * 4x2, whose transposed form runs 6 rows per block: the panel's int8 -> float conversions are
+ * then shared by more rows, which the weight gradient, reading no weights, gains from). */
 static int wg_kernel(int kid)
 {
     switch (kid) {
     case K_VNNI_4x4: return K_VNNI_WG_4x4;
     case K_VNNI_8x2: return K_VNNI_WG_8x2;
     case K_VNNI_12x1: return K_VNNI_WG_12x1;
-    case K_F32_4x2: return K_F32_WG_4x2;
+    case K_F32_4x2: return K_F32_WG_6x2;
     default: return K_F32_WG_6x1;
     }
 }
@@ -841,6 +843,7 @@ static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_
     int mode = cost[0] <= cost[1] && cost[0] <= cost[2] ? 0 : cost[1] <= cost[2] ? 1 : 2;
     mk_cfg c = choose_mk(im, O);
     c.kid = wg_kernel(c.kid);
+    if (c.kid == K_F32_WG_6x2) c.RM = 6;
     size_t NP = round_up(cdiv((size_t)O, 16), (size_t)c.NV), Np = NP * 16;
     size_t items = cdiv((size_t)K, (size_t)c.RM) * (NP / (size_t)c.NV);
     size_t KO = (size_t)K * (size_t)O;
