@@ -497,6 +497,58 @@ static niti_status cl_conv_dgrad(niti_backend *be, const niti_conv_geom *g, niti
                     K, accE, acc_t, "conv_dgrad");
 }
 
+/* Scratch regions for one op: sub-buffers of the caller's work space when all of them fit in
+ * it (origins aligned for the device), else the backend's own scratch buffers `ids`. The
+ * sub-buffers are released by ws_done once the op is enqueued (queued work keeps them alive). */
+typedef struct ws_regions {
+    int n;
+    cl_mem sub[4];
+} ws_regions;
+
+static niti_status ws_take(cl_impl *im, niti_buf *ws, int n, const size_t *bytes, const int *ids,
+                           cl_mem *out, ws_regions *r)
+{
+    size_t need = 0;
+    r->n = 0;
+    for (int i = 0; i < n; i++) need += round_up(bytes[i] ? bytes[i] : 8, im->sub_align);
+    if (ws && ws->m && need <= ws->bytes) {
+        size_t off = 0;
+        cl_mem base = ws->view ? ws->parent : ws->m;
+        size_t origin = ws->view ? ws->origin : 0;
+        if (origin % im->sub_align) goto own;
+        for (int i = 0; i < n; i++) {
+            cl_buffer_region reg = {origin + off, bytes[i] ? bytes[i] : 8};
+            cl_int err;
+            out[i] = clCreateSubBuffer(base, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &reg,
+                                       &err);
+            if (err != CL_SUCCESS) { /* not fatal: the own scratch instead */
+                for (int j = 0; j < r->n; j++) clReleaseMemObject(r->sub[j]);
+                r->n = 0;
+                goto own;
+            }
+            r->sub[r->n++] = out[i];
+            off += round_up(reg.size, im->sub_align);
+        }
+        return NITI_OK;
+    }
+own:
+    for (int i = 0; i < n; i++) NITI_TRY(scratch(im, ids[i], bytes[i], &out[i]));
+    return NITI_OK;
+}
+
+static niti_status ws_done(ws_regions *r, niti_status s)
+{
+    for (int j = 0; j < r->n; j++) clReleaseMemObject(r->sub[j]);
+    r->n = 0;
+    return s;
+}
+
+#define WS_TRY(wr, x)                                                                              \
+    do {                                                                                           \
+        niti_status s_ = (x);                                                                      \
+        if (s_ != NITI_OK) return ws_done((wr), s_);                                               \
+    } while (0)
+
 static niti_status cl_conv_wgrad(niti_backend *be, const niti_conv_geom *g, niti_buf *A,
                                  niti_buf *E, niti_buf *G, niti_buf *ws)
 {
@@ -515,7 +567,12 @@ static niti_status cl_conv_wgrad(niti_backend *be, const niti_conv_geom *g, niti
     int S, chunk;
     choose_splits(im, (size_t)M, to * tk, &S, &chunk);
     cl_mem out = G->m;
-    if (S > 1) NITI_TRY(scratch(im, SCR_SPLIT, OK * 8 * (size_t)S, &out));
+    ws_regions wr = {0, {NULL}};
+    if (S > 1) {
+        size_t bytes = OK * 8 * (size_t)S;
+        static const int id = SCR_SPLIT;
+        NITI_TRY(ws_take(im, ws, 1, &bytes, &id, &out, &wr));
+    }
     kargs a = ka_begin(im, narrow ? K_CONV_WGRAD_NR : K_CONV_WGRAD);
     ka_mem(&a, A->m);
     ka_mem(&a, E->m);
@@ -526,14 +583,14 @@ static niti_status cl_conv_wgrad(niti_backend *be, const niti_conv_geom *g, niti
     ka_int(&a, M);
     ka_int(&a, chunk);
     size_t gs[3] = {tk * wx, to * wy, (size_t)S}, ls[3] = {wx, wy, 1};
-    NITI_TRY(launch(im, &a, 3, gs, ls, "conv_wgrad"));
+    WS_TRY(&wr, launch(im, &a, 3, gs, ls, "conv_wgrad"));
     if (S == 1) return NITI_OK;
     kargs r = ka_begin(im, K_SUM_I64);
     ka_mem(&r, out);
     ka_int(&r, S);
     ka_ulong(&r, OK);
     ka_mem(&r, G->m);
-    return launch1(im, &r, OK, "conv_wgrad");
+    return ws_done(&wr, launch1(im, &r, OK, "conv_wgrad"));
 }
 
 /* ---------------------------------------------------------------- CPU GEMM paths */
@@ -767,57 +824,6 @@ static int wg_kernel(int kid)
     }
 }
 
-/* Scratch regions for one op: sub-buffers of the caller's work space when all of them fit in
- * it (origins aligned for the device), else the backend's own scratch buffers `ids`. The
- * sub-buffers are released by ws_done once the op is enqueued (queued work keeps them alive). */
-typedef struct ws_regions {
-    int n;
-    cl_mem sub[4];
-} ws_regions;
-
-static niti_status ws_take(cl_impl *im, niti_buf *ws, int n, const size_t *bytes, const int *ids,
-                           cl_mem *out, ws_regions *r)
-{
-    size_t need = 0;
-    r->n = 0;
-    for (int i = 0; i < n; i++) need += round_up(bytes[i] ? bytes[i] : 8, im->sub_align);
-    if (ws && ws->m && need <= ws->bytes) {
-        size_t off = 0;
-        cl_mem base = ws->view ? ws->parent : ws->m;
-        size_t origin = ws->view ? ws->origin : 0;
-        if (origin % im->sub_align) goto own;
-        for (int i = 0; i < n; i++) {
-            cl_buffer_region reg = {origin + off, bytes[i] ? bytes[i] : 8};
-            cl_int err;
-            out[i] = clCreateSubBuffer(base, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &reg,
-                                       &err);
-            if (err != CL_SUCCESS) { /* not fatal: the own scratch instead */
-                for (int j = 0; j < r->n; j++) clReleaseMemObject(r->sub[j]);
-                r->n = 0;
-                goto own;
-            }
-            r->sub[r->n++] = out[i];
-            off += round_up(reg.size, im->sub_align);
-        }
-        return NITI_OK;
-    }
-own:
-    for (int i = 0; i < n; i++) NITI_TRY(scratch(im, ids[i], bytes[i], &out[i]));
-    return NITI_OK;
-}
-
-static niti_status ws_done(ws_regions *r, niti_status s)
-{
-    for (int j = 0; j < r->n; j++) clReleaseMemObject(r->sub[j]);
-    r->n = 0;
-    return s;
-}
-
-#define WS_TRY(wr, x)                                                                              \
-    do {                                                                                           \
-        niti_status s_ = (x);                                                                      \
-        if (s_ != NITI_OK) return ws_done((wr), s_);                                               \
-    } while (0)
 
 /* G[o, kk] in the transposed form of gemm_cpu.cl ("wgrad, transposed form"): GEMM rows
  * kk = (ky, kx, c) read from Apad^T (A transposed onto the zero-padded grid, packed once, no

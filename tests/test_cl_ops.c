@@ -144,13 +144,12 @@ static void test_conv_one(int N, int H, int W, int I, int O, int k, int pad, int
     CHECK(pb_same(&accE, sd, "conv_dgrad accE", ctx));
 
     pb G = pb_new(junk, nw * 8, "G");
-    RUN(R->ops->conv_wgrad(R, &g, A.r, E.r, G.r, NULL),
-        D->ops->conv_wgrad(D, &g, A.d, E.d, G.d, NULL), ctx);
-    CHECK(pb_same(&G, 8, "conv_wgrad G", ctx));
-    /* Again with a work space full of junk, large enough for any scratch the device wants (the
-     * network passes its accumulators): the result must not change, nor depend on the junk. */
+    /* With a work space full of junk, large enough for any scratch the device wants (the network
+     * passes its accumulators): the result must not depend on the junk, and the op must take its
+     * scratch from the work space, allocating nothing but a small zero row (a silent fallback to
+     * allocations would undo the memory savings). Then again without a work space. */
     {
-        size_t wsb = 16 * (na + ne + nw) + ((size_t)4 << 20);
+        size_t wsb = 64 * (na + ne + nw) + ((size_t)4 << 20);
         unsigned char *wj = malloc(wsb);
         for (size_t i = 0; wj && i < wsb; i++) wj[i] = (unsigned char)rnd();
         niti_buf *ws = NULL;
@@ -159,12 +158,20 @@ static void test_conv_one(int N, int H, int W, int I, int O, int k, int pad, int
             fprintf(stderr, "%s: work space: %s\n", ctx, niti_last_error());
             exit(1);
         }
+        size_t before = D->mem_in_use;
         RUN(R->ops->conv_wgrad(R, &g, A.r, E.r, G.r, NULL),
             D->ops->conv_wgrad(D, &g, A.d, E.d, G.d, ws), ctx);
         CHECK(pb_same(&G, 8, "conv_wgrad G (work space)", ctx));
+        if (D->mem_in_use > before + 65536)
+            fprintf(stderr, "%s: conv_wgrad with a %zu-byte work space allocated %zu bytes\n", ctx,
+                    wsb, D->mem_in_use - before);
+        CHECK(D->mem_in_use <= before + 65536);
         D->ops->release(D, ws);
         free(wj);
     }
+    RUN(R->ops->conv_wgrad(R, &g, A.r, E.r, G.r, NULL),
+        D->ops->conv_wgrad(D, &g, A.d, E.d, G.d, NULL), ctx);
+    CHECK(pb_same(&G, 8, "conv_wgrad G", ctx));
 
     pb_free(&A), pb_free(&Wb), pb_free(&E), pb_free(&acc), pb_free(&accE), pb_free(&G);
     free(a), free(w), free(e), free(junk);
