@@ -311,6 +311,16 @@ static niti_status cl_alloc(niti_backend *be, size_t bytes, const char *what, ni
     return NITI_OK;
 }
 
+/* A sub-buffer of b's bytes [off, off + bytes): of b's own parent when b is a view (OpenCL allows
+ * no sub-buffer of a sub-buffer). *origin gets its place in that parent. */
+static cl_mem sub_buffer(const niti_buf *b, size_t off, size_t bytes, size_t *origin, cl_int *err)
+{
+    cl_buffer_region reg = {(b->view ? b->origin : 0) + off, bytes ? bytes : 1};
+    if (origin) *origin = reg.origin;
+    return clCreateSubBuffer(b->view ? b->parent : b->m, CL_MEM_READ_WRITE,
+                             CL_BUFFER_CREATE_TYPE_REGION, &reg, err);
+}
+
 static niti_status cl_view(niti_backend *be, niti_buf *parent, size_t off, size_t bytes,
                            niti_buf **out)
 {
@@ -321,19 +331,15 @@ static niti_status cl_view(niti_backend *be, niti_buf *parent, size_t off, size_
                          bytes, parent->bytes);
     niti_buf *b = calloc(1, sizeof *b);
     if (!b) return niti_fail(NITI_ERR_NOMEM, "OpenCL view");
-    cl_buffer_region reg = {off, bytes ? bytes : 1};
     cl_int err;
-    if (parent->view) reg.origin += parent->origin;
-    cl_mem base = parent->view ? parent->parent : parent->m;
-    b->m = clCreateSubBuffer(base, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &reg, &err);
+    b->m = sub_buffer(parent, off, bytes, &b->origin, &err);
     if (err != CL_SUCCESS) {
         free(b);
         return niti_cl_fail(err, "clCreateSubBuffer", "view");
     }
     b->bytes = bytes;
     b->view = 1;
-    b->parent = base;
-    b->origin = reg.origin;
+    b->parent = parent->view ? parent->parent : parent->m;
     *out = b;
     return NITI_OK;
 }
@@ -505,29 +511,31 @@ typedef struct ws_regions {
     cl_mem sub[4];
 } ws_regions;
 
+/* Whether n regions of these sizes fit in ws, each at an aligned offset. */
+static int ws_fits(const cl_impl *im, const niti_buf *ws, int n, const size_t *bytes)
+{
+    size_t need = 0;
+    for (int i = 0; i < n; i++) need += round_up(bytes[i] ? bytes[i] : 8, im->sub_align);
+    return ws && ws->m && need <= ws->bytes && (ws->view ? ws->origin : 0) % im->sub_align == 0;
+}
+
 static niti_status ws_take(cl_impl *im, niti_buf *ws, int n, const size_t *bytes, const int *ids,
                            cl_mem *out, ws_regions *r)
 {
-    size_t need = 0;
     r->n = 0;
-    for (int i = 0; i < n; i++) need += round_up(bytes[i] ? bytes[i] : 8, im->sub_align);
-    if (ws && ws->m && need <= ws->bytes) {
+    if (ws_fits(im, ws, n, bytes)) {
         size_t off = 0;
-        cl_mem base = ws->view ? ws->parent : ws->m;
-        size_t origin = ws->view ? ws->origin : 0;
-        if (origin % im->sub_align) goto own;
         for (int i = 0; i < n; i++) {
-            cl_buffer_region reg = {origin + off, bytes[i] ? bytes[i] : 8};
+            size_t sz = bytes[i] ? bytes[i] : 8;
             cl_int err;
-            out[i] = clCreateSubBuffer(base, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &reg,
-                                       &err);
+            out[i] = sub_buffer(ws, off, sz, NULL, &err);
             if (err != CL_SUCCESS) { /* not fatal: the own scratch instead */
                 for (int j = 0; j < r->n; j++) clReleaseMemObject(r->sub[j]);
                 r->n = 0;
                 goto own;
             }
             r->sub[r->n++] = out[i];
-            off += round_up(reg.size, im->sub_align);
+            off += round_up(sz, im->sub_align);
         }
         return NITI_OK;
     }
@@ -825,6 +833,35 @@ static int wg_kernel(int kid)
 }
 
 
+/* The layout of one transposed-form wgrad with reduction grid `mode` (see cpu_wgrad): the grid
+ * (Hg x Wg per image, Qp positions), the row operand (rows of Pst bytes), the chunks, and the
+ * bytes of its four scratch regions (row operand, panel operand, column sums, partials). */
+typedef struct wg_plan {
+    int mode, Hg, Wg, S, kc4, ok;
+    size_t Qp, Pst, bytes[4];
+} wg_plan;
+
+static void wg_plan_make(const cl_impl *im, const niti_conv_geom *g, int mode, size_t items,
+                         size_t Np, size_t KO, wg_plan *p)
+{
+    int Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad;
+    p->mode = mode;
+    p->Hg = mode == 2 ? Hp : g->Ho;
+    p->Wg = mode == 0 || mode == 3 ? g->Wo : Wp;
+    p->Qp = round_up((size_t)g->N * p->Hg * p->Wg, 4);
+    size_t span = mode == 3 ? (size_t)g->N * Hp * g->Wo
+                            : (size_t)g->N * Hp * Wp + (size_t)(g->k - 1) * (size_t)(Wp + 1);
+    p->Pst = round_up(span + 4, 64);
+    size_t rows = mode == 3 ? (size_t)g->k * g->I : (size_t)g->I;
+    p->ok = p->Qp / 4 <= INT32_MAX / 2 && p->Pst <= INT32_MAX / 2 &&
+            rows * p->Pst <= ((size_t)1 << 40);
+    cpu_chunks(im, p->Qp / 4, items, 1, &p->S, &p->kc4);
+    p->bytes[0] = rows * p->Pst;
+    p->bytes[1] = Np * p->Qp;
+    p->bytes[2] = Np * 4 * (size_t)p->S;
+    p->bytes[3] = KO * 4 * (size_t)p->S;
+}
+
 /* G[o, kk] in the transposed form of gemm_cpu.cl ("wgrad, transposed form"): GEMM rows
  * kk = (ky, kx, c) read from Apad^T (A transposed onto the zero-padded grid, packed once, no
  * im2col), columns o from the panel-packed E^T, reduction over E positions; int32 partials per
@@ -855,37 +892,26 @@ static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_
     size_t KO = (size_t)K * (size_t)O;
     /*   3 tap-expanded: the compact grid of E with k copies of A^T shifted by kx (no zero terms,
      *     one run per image), when the padded grid would carry many zero columns and the copies
-     *     fit in the caller's work space (never at the cost of more memory). */
-    /* Worth its k-fold pack when the padded grid wastes enough: measured on POCL, from 20% of
-     * zero terms (8 x 8 images) with vnni, from 5% with the slower portable GEMM. */
+     *     fit in the caller's work space (never at the cost of more memory). Worth its k-fold
+     *     pack when the padded grid wastes enough: measured on POCL, from 20% of zero terms
+     *     (8 x 8 images) with vnni, from 5% with the slower portable GEMM. */
+    wg_plan p;
+    wg_plan_make(im, g, mode, items, Np, KO, &p);
     double waste = (double)(Wp - g->Wo) / Wp;
-    if (mode != 0 && k > 1 && ((size_t)g->Ho * g->Wo) % 4 == 0 && ws &&
-        waste >= (vnni ? 0.15 : 0.05)) {
-        size_t Pst3 = round_up((size_t)N * Hp * g->Wo + 4, 64);
-        size_t Q3 = round_up((size_t)N * g->Ho * g->Wo, 4);
-        int S3, kc3;
-        cpu_chunks(im, Q3 / 4, items, 1, &S3, &kc3);
-        size_t need = (size_t)k * I * Pst3 + Np * Q3 + (Np + KO) * 4 * (size_t)S3 +
-                      4 * im->sub_align;
-        if (need <= ws->bytes && (size_t)k * I * Pst3 < ((size_t)1 << 40) && Pst3 < INT32_MAX / 2)
-            mode = 3;
+    if (mode != 0 && k > 1 && ((size_t)g->Ho * g->Wo) % 4 == 0 && waste >= (vnni ? 0.15 : 0.05)) {
+        wg_plan p3;
+        wg_plan_make(im, g, 3, items, Np, KO, &p3);
+        if (p3.ok && ws_fits(im, ws, 4, p3.bytes)) p = p3;
     }
-    int Hg = mode == 2 ? Hp : g->Ho, Wg = mode == 0 || mode == 3 ? g->Wo : Wp;
-    size_t Q = (size_t)N * Hg * Wg, Qp = round_up(Q, 4), Qp4 = Qp / 4;
-    size_t grid = (size_t)N * Hp * Wp;
-    size_t Pst = mode == 3 ? round_up((size_t)N * Hp * g->Wo + 4, 64)
-                           : round_up(grid + 4 + (size_t)(k - 1) * (size_t)(Wp + 1), 64);
-    size_t rows = mode == 3 ? (size_t)k * I : (size_t)I;
-    if (Qp4 > INT32_MAX / 2 || Pst > INT32_MAX / 2 || rows * Pst > ((size_t)1 << 40))
-        return niti_fail(NITI_ERR_INVALID, "OpenCL conv_wgrad: shape too large");
-    int S, kc4;
-    cpu_chunks(im, Qp4, items, 1, &S, &kc4);
+    if (!p.ok) return niti_fail(NITI_ERR_INVALID, "OpenCL conv_wgrad: shape too large");
+    mode = p.mode;
+    int Hg = p.Hg, Wg = p.Wg, S = p.S, kc4 = p.kc4;
+    size_t Qp = p.Qp, Qp4 = Qp / 4, Pst = p.Pst;
     cl_mem PA = NULL, PB = NULL, P = NULL, CS = NULL;
-    size_t rb[4] = {rows * Pst, Np * Qp, Np * 4 * (size_t)S, KO * 4 * (size_t)S};
     static const int rid[4] = {SCR_PACKA, SCR_PACKB, SCR_CSUM, SCR_SPLIT};
     cl_mem reg[4];
     ws_regions wr;
-    NITI_TRY(ws_take(im, ws, 4, rb, rid, reg, &wr));
+    NITI_TRY(ws_take(im, ws, 4, p.bytes, rid, reg, &wr));
     PA = reg[0], PB = reg[1], CS = reg[2], P = reg[3];
 
     kargs a = ka_begin(im, mode == 3 ? K_PACK_APAD_KX : K_PACK_APAD);
