@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "error.h"
+#include "net.h"
 
 const char *niti_bench_op_name(niti_bench_op op)
 {
@@ -136,33 +137,10 @@ niti_status niti_bench_collect_shapes(const niti_model_spec *const *models, cons
     for (int i = 0; i < n_models; i++) {
         const niti_model_spec *m = models[i];
         const char *mname = m->name ? m->name : "custom";
-        /* the work space net.c lends conv_wgrad: the accumulators, less the weight gradients
-         * kept at their end when they fit twice */
-        size_t acc_max = 0, g_max = 0;
-        {
-            int sw = 0;
-            for (int l = 0; l < m->n_layers; l++) {
-                const niti_layer_spec *s = &m->layers[l];
-                if (!niti_layer_has_weights(s)) continue;
-                int k = s->kind == NITI_LAYER_LINEAR ? 1 : s->k;
-                size_t nb = (size_t)batches[i];
-                size_t out_e = (size_t)s->out_h * s->out_w * s->out_c;
-                size_t in_e = (size_t)s->in_h * s->in_w * s->in_c;
-                size_t a = nb * out_e * niti_dtype_size(niti_acc_dtype((int64_t)k * k * s->in_c));
-                if (a > acc_max) acc_max = a;
-                if (sw) {
-                    a = nb * in_e * niti_dtype_size(niti_acc_dtype((int64_t)k * k * s->out_ch));
-                    if (a > acc_max) acc_max = a;
-                }
-                sw = 1;
-                size_t gb = (size_t)niti_layer_params(s) * 8;
-                if (gb > g_max) g_max = gb;
-            }
-        }
-        size_t g_space = (g_max + NITI_VIEW_ALIGN - 1) / NITI_VIEW_ALIGN * NITI_VIEW_ALIGN;
-        size_t model_ws = acc_max >= 2 * g_space
-                              ? (acc_max - g_max) / NITI_VIEW_ALIGN * NITI_VIEW_ALIGN
-                              : acc_max;
+        /* the work space a network lends conv_wgrad (net.c) */
+        size_t acc_b, g_b, g_off;
+        niti_net_acc_plan(m, batches[i], &acc_b, &g_b, &g_off);
+        size_t model_ws = g_off ? g_off : acc_b;
         int seen_weights = 0;
         for (int l = 0; l < m->n_layers; l++) {
             const niti_layer_spec *s = &m->layers[l];

@@ -10,7 +10,8 @@
  *                    while a weight gradient is computed, so conv_wgrad may use it as work space
  *   G                int64 scratch shared by every weight gradient (update follows at once)
  *   eA, eB           int8 ping-pong error buffers;  err/q: the loss output
- *   sat              int64 per layer: saturation counts of transient outputs (below)
+ *   sat              int64 per layer: saturation counts, made on the device (transient outputs
+ *                    during the forward pass, the others when asked)
  * Transient outputs: a conv/linear layer followed by relu and maxpool (with a weight layer
  * somewhere after the pool) writes its output into eA, which no error occupies during the
  * forward pass: only the pool reads it, and the backward pass needs it only for the ReLU mask,
@@ -103,6 +104,35 @@ static niti_status copy_model(niti_model_spec *dst, const niti_model_spec *src)
         }                                                                                          \
     } while (0)
 
+/* G lives at the end of acc when acc is at least twice its size: acc is dead from the
+ * requantisation of a layer's error until the next layer's conv_dgrad, and G is live only from
+ * that layer's conv_wgrad to its update. conv_wgrad gets the part before G as work space. */
+void niti_net_acc_plan(const niti_model_spec *m, int max_batch, size_t *acc_bytes,
+                       size_t *g_bytes, size_t *g_off)
+{
+    size_t N = (size_t)max_batch, acc = 0, g = 8;
+    int seen_weights = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        const niti_layer_spec *s = &m->layers[l];
+        if (s->kind != NITI_LAYER_CONV && s->kind != NITI_LAYER_LINEAR) continue;
+        int k = s->kind == NITI_LAYER_CONV ? s->k : 1;
+        niti_dtype tf = niti_acc_dtype((int64_t)k * k * s->in_c);
+        niti_dtype te = niti_acc_dtype((int64_t)k * k * s->out_ch);
+        size_t a = N * layer_out_elems(s) * niti_dtype_size(tf);
+        if (a > acc) acc = a;
+        if (seen_weights) {
+            a = N * layer_in_elems(s) * niti_dtype_size(te);
+            if (a > acc) acc = a;
+        }
+        seen_weights = 1;
+        if ((size_t)niti_layer_params(s) * 8 > g) g = (size_t)niti_layer_params(s) * 8;
+    }
+    size_t g_space = (g + NITI_VIEW_ALIGN - 1) / NITI_VIEW_ALIGN * NITI_VIEW_ALIGN;
+    *acc_bytes = acc;
+    *g_bytes = g;
+    *g_off = acc >= 2 * g_space ? (acc - g) / NITI_VIEW_ALIGN * NITI_VIEW_ALIGN : 0;
+}
+
 niti_status niti_net_create(niti_backend *be, const niti_model_spec *m, int max_batch,
                             const niti_train_cfg *cfg, niti_net **out)
 {
@@ -132,7 +162,7 @@ niti_status niti_net_create(niti_backend *be, const niti_model_spec *m, int max_
     net->classes = niti_model_classes(m);
 
     size_t N = (size_t)max_batch;
-    size_t acc_bytes = 0, err_elems = (size_t)net->classes, g_elems = 1;
+    size_t err_elems = (size_t)net->classes;
     int seen_weights = 0;
     char what[96];
     /* Transient outputs (see the top of this file). */
@@ -171,13 +201,6 @@ niti_status niti_net_create(niti_backend *be, const niti_model_spec *m, int max_
             L->sends_error = seen_weights;
             seen_weights = 1;
             size_t nw = (size_t)niti_layer_params(s);
-            if (nw > g_elems) g_elems = nw;
-            size_t a = N * out_e * niti_dtype_size(L->acc_fwd);
-            if (a > acc_bytes) acc_bytes = a;
-            if (L->sends_error) {
-                a = N * in_e * niti_dtype_size(L->acc_err);
-                if (a > acc_bytes) acc_bytes = a;
-            }
             snprintf(what, sizeof what, "layer %d weights", l);
             ALLOC(nw, what, &L->W);
             if (net->cfg.master16) {
@@ -208,18 +231,10 @@ niti_status niti_net_create(niti_backend *be, const niti_model_spec *m, int max_
     size_t in_bytes = N * (size_t)m->in_h * m->in_w * m->in_c;
     ALLOC(in_bytes, "input batch", &net->input);
     ALLOC(N * sizeof(int32_t), "labels", &net->labels);
+    size_t acc_bytes, g_bytes;
+    niti_net_acc_plan(m, max_batch, &acc_bytes, &g_bytes, &net->g_off);
     ALLOC(acc_bytes ? acc_bytes : 8, "accumulators", &net->acc);
-    /* G lives at the end of acc when acc is at least twice its size: acc is dead from the
-     * requantisation of a layer's error until the next layer's conv_dgrad, and G is live only
-     * from that layer's conv_wgrad to its update. conv_wgrad gets the part before G as work
-     * space. */
-    size_t g_bytes = g_elems * 8;
-    size_t g_space = (g_bytes + NITI_VIEW_ALIGN - 1) / NITI_VIEW_ALIGN * NITI_VIEW_ALIGN;
-    if (acc_bytes >= 2 * g_space) {
-        net->g_off = (acc_bytes - g_bytes) / NITI_VIEW_ALIGN * NITI_VIEW_ALIGN;
-    } else {
-        ALLOC(g_bytes, "weight gradients", &net->G);
-    }
+    if (!net->g_off) ALLOC(g_bytes, "weight gradients", &net->G);
     ALLOC(N * err_elems, "errors A", &net->eA);
     ALLOC(N * err_elems, "errors B", &net->eB);
     ALLOC(N * (size_t)net->classes, "loss error", &net->err);
@@ -611,20 +626,12 @@ niti_status niti_net_layer_saturation(niti_net *net, int layer, int64_t *saturat
     if (!net->last_n || !L->out_cur)
         return niti_fail(NITI_ERR_INVALID, "no forward pass has run");
     size_t n = (size_t)net->last_n * layer_out_elems(&L->spec);
-    if (L->transient) { /* counted on the device during the forward pass */
-        int64_t c = 0;
-        NITI_TRY(net->be->ops->download(net->be, net->sat, (size_t)layer * 8, &c, 8));
-        *saturated = c;
-        *total = (int64_t)n;
-        return NITI_OK;
-    }
-    int8_t *v = malloc(n);
-    if (!v) return niti_fail(NITI_ERR_NOMEM, "saturation count of layer %d", layer);
-    niti_status s = net->be->ops->download(net->be, L->out, 0, v, n);
+    /* Counted on the device (a transient output during the forward pass, else now), so no copy
+     * of the output comes to the host. */
+    if (!L->transient)
+        NITI_TRY(net->be->ops->count_sat(net->be, L->out, n, net->sat, layer));
     int64_t c = 0;
-    for (size_t i = 0; s == NITI_OK && i < n; i++) c += v[i] == 127 || v[i] == -127;
-    free(v);
-    NITI_TRY(s);
+    NITI_TRY(net->be->ops->download(net->be, net->sat, (size_t)layer * 8, &c, 8));
     *saturated = c;
     *total = (int64_t)n;
     return NITI_OK;
