@@ -43,7 +43,7 @@ niti_status niti_mu_parse(const char *text, niti_mu_schedule *out)
         if (out->n == NITI_MU_MAX_STAGES)
             return niti_fail(NITI_ERR_FORMAT, "mu schedule '%s' has more than %d stages", text,
                              NITI_MU_MAX_STAGES);
-        int e;
+        int e = 0;
         NITI_TRY(parse_int(&p, text, "an epoch", 1, 1 << 24, &e));
         if (e <= out->from_epoch[out->n - 1])
             return niti_fail(NITI_ERR_FORMAT, "mu schedule '%s': epoch %d does not come after %d",
@@ -115,7 +115,7 @@ niti_status niti_evaluate(niti_net *net, const niti_dataset *d, const int8_t tab
         int cnt = n - start < batch ? n - start : batch;
         for (int i = 0; i < cnt; i++) idx[i] = start + i;
         niti_make_batch(d, idx, cnt, tables, 0, 0, 0, in, lab);
-        int e;
+        int e = 0;
         s = niti_net_forward(net, in, cnt, logits, &e);
         if (s != NITI_OK) break;
         for (int i = 0; i < cnt; i++) {
