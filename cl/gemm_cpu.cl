@@ -12,8 +12,9 @@
  *
  * Exactness (contract section 5). The reduction runs in chunks (grid dim 2) of at most 65536
  * terms, each an exact int32 partial sum; several chunks are added in int64 by a reduce kernel.
- *   vnni: vpdpbusd sums u8(a + 128) * s8(b): |sum| <= 65536 * 255 * 128 < 2^31, and the chunk's
- *         128 * sum_kk b (csum, or the "ones" row of wgrad) is subtracted afterwards.
+ *   vnni: vpdpbusd sums u8(a + 128) * s8(b) over a sub-chunk of kb4 groups, from which
+ *         128 * sum_kk b over the sub-chunk is subtracted (NITI_SUB_PREP); the exact signed
+ *         sums of the sub-chunks are then added up: |partial| <= 65536 * 128 * 128 = 2^30.
  *   portable: fp32 FMA of int8 products, converted to int after every 1024 terms:
  *         |partial| <= 1024 * 128 * 128 = 2^24, so every fp32 partial sum is an exact integer. */
 
@@ -152,23 +153,6 @@ __kernel NITI_PACK_WG void niti_pack_panels(__global const char *src, __global c
     }
 }
 
-/* csum[s, n] = 128 * sum of the vnni panel column n over the k4 groups of chunk s. */
-__kernel void niti_panel_colsum(__global const char *B, __global int *csum, int Kp4, int kc4,
-                                int Np)
-{
-    int n = (int)get_global_id(0), s = (int)get_global_id(1);
-    if (n >= Np) return;
-    int p = n >> 4, l = n & 15;
-    int g0 = s * kc4, g1 = min(Kp4, g0 + kc4);
-    __global const char *b = B + ((long)p * Kp4 * 16 + l) * 4;
-    int sum = 0;
-    for (int g = g0; g < g1; g++) {
-        char4 v = vload4(0, b + (long)g * 64);
-        sum += v.s0 + v.s1 + v.s2 + v.s3;
-    }
-    csum[(long)s * Np + n] = sum * 128;
-}
-
 /* ---------------------------------------------------------------- micro-kernels */
 
 /* Common arguments of every micro-kernel. Grid: dim 0 = panel group (NV panels), dim 1 = group of
@@ -182,13 +166,9 @@ __kernel void niti_panel_colsum(__global const char *B, __global int *csum, int 
  * row blocks pass), accumulated in C: C + s * cstride (ldc per row, int32, or int64 if out64). */
 #define NITI_MK_ARGS                                                                               \
     __global const uint *X, __global const uint *Z, int Hin, int Win, int Cin, int Hout, int Wout, \
-        int k, int pad, uint xorv, __global const uchar *B, __global const int *csum,             \
-        int use_csum, __global void *C, int out64, int Mst, int Nst, int ldc, long cstride,       \
-        int Kp4, int kc4, int kb4, int Np, int RB
-#define NITI_MK_PASS                                                                               \
-    X, Z, Hin, Win, Cin, Hout, Wout, k, pad, xorv, B, csum, use_csum, C, out64, Mst, Nst, ldc,     \
-        cstride, Kp4, kc4, kb4, Np, RB
-
+        int k, int pad, uint xorv, __global const uchar *B, __global void *C, int out64, int Mst, \
+        int Nst, int ldc, long cstride,                                                            \
+        int Kp4, int kc4, int kb4, int RB
 /* Adds (or, first, stores) v to the 16 outputs at off (lanes below Nst - n0). */
 NITI_GI void niti_acc16(int16 v, __global void *C, int out64, long off, int n0, int Nst, int first)
 {
@@ -236,6 +216,7 @@ NITI_GI void niti_row_geom(int m, int Mst, int Hout, int Wout, int Hin, int Win,
     __global void *Cs = (__global char *)C + (out64 ? 8 : 4) * s * cstride;                       \
     for (int gb = g0; gb < g1; gb += kb4) {                                                        \
         const int ge = min(g1, gb + kb4);                                                          \
+        NITI_SUB_PREP(NV);                                                                         \
         for (int rb = 0; rb < RB; rb++) {                                                          \
             const int m0 = (rbg * RB + rb) * RM;                                                   \
             if (m0 >= Mst) break;                                                                  \
@@ -279,6 +260,85 @@ NITI_GI void niti_row_geom(int m, int Mst, int Hout, int Wout, int Hin, int Win,
  * and points each row at the run's position in the padded grid of Apad^T. Exactness as above:
  * chunks of at most 65536 terms; the vnni offset is corrected with the column sums of E^T. */
 
+/* Transposes 8 consecutive positions of I channels (s[j * I + c], j < 8) into 8 consecutive
+ * bytes of I rows (d[c * Pst + j]), xor-ing x8 (the offset byte in all 8 lanes) into each byte.
+ * Words of 8 channels are transposed as 8 x 8 byte matrices by three rounds of masked swaps
+ * (blocks of 4, 2 and 1 bytes); blocks of 64 channels run 8 such matrices side by side in ulong8
+ * vectors. One 8-byte store per channel instead of 8 byte stores. */
+#define NITI_TR8_ROUND(T, r, a, b, sh, mask)                                                        \
+    {                                                                                              \
+        T t_ = ((r[a] >> (sh)) ^ r[b]) & (T)(mask);                                                \
+        r[b] ^= t_;                                                                                \
+        r[a] ^= t_ << (sh);                                                                        \
+    }
+#define NITI_TR8(T, r)                                                                             \
+    NITI_TR8_ROUND(T, r, 0, 4, 32, 0x00000000FFFFFFFFUL)                                           \
+    NITI_TR8_ROUND(T, r, 1, 5, 32, 0x00000000FFFFFFFFUL)                                           \
+    NITI_TR8_ROUND(T, r, 2, 6, 32, 0x00000000FFFFFFFFUL)                                           \
+    NITI_TR8_ROUND(T, r, 3, 7, 32, 0x00000000FFFFFFFFUL)                                           \
+    NITI_TR8_ROUND(T, r, 0, 2, 16, 0x0000FFFF0000FFFFUL)                                           \
+    NITI_TR8_ROUND(T, r, 1, 3, 16, 0x0000FFFF0000FFFFUL)                                           \
+    NITI_TR8_ROUND(T, r, 4, 6, 16, 0x0000FFFF0000FFFFUL)                                           \
+    NITI_TR8_ROUND(T, r, 5, 7, 16, 0x0000FFFF0000FFFFUL)                                           \
+    NITI_TR8_ROUND(T, r, 0, 1, 8, 0x00FF00FF00FF00FFUL)                                            \
+    NITI_TR8_ROUND(T, r, 2, 3, 8, 0x00FF00FF00FF00FFUL)                                            \
+    NITI_TR8_ROUND(T, r, 4, 5, 8, 0x00FF00FF00FF00FFUL)                                            \
+    NITI_TR8_ROUND(T, r, 6, 7, 8, 0x00FF00FF00FF00FFUL)
+
+/* 64 bytes at any address as 8 words (little-endian, as on every CPU device). */
+NITI_GI ulong8 niti_load64(__global const uchar *p)
+{
+    return (ulong8)(as_ulong2(vload16(0, p)), as_ulong2(vload16(1, p)), as_ulong2(vload16(2, p)),
+                    as_ulong2(vload16(3, p)));
+}
+
+/* Stores of 8 and 16 bytes at any address (vstore8/vstore16 of bytes become byte stores under
+ * POCL). */
+typedef ulong niti_ulong_u __attribute__((aligned(1)));
+typedef char16 niti_char16_u __attribute__((aligned(1)));
+#define NITI_ST8(p, v) (*(__global niti_ulong_u *)(p) = (v))
+#define NITI_ST16(p, v) (*(__global niti_char16_u *)(p) = (v))
+
+NITI_GI void niti_transpose8(__global const uchar *s, int I, __global uchar *d, long Pst, ulong x8)
+{
+    int c = 0;
+    for (; c + 64 <= I; c += 64) {
+        ulong8 r[8];
+        for (int j = 0; j < 8; j++)
+            r[j] = niti_load64(s + (long)j * I + c) ^ (ulong8)x8;
+        NITI_TR8(ulong8, r)
+        /* r[b] lane l: channel c + 8 l + b, positions 0..7 */
+        for (int b = 0; b < 8; b++) {
+            __global uchar *o = d + (long)(c + b) * Pst;
+            NITI_ST8(o, r[b].s0);
+            NITI_ST8(o + 8 * Pst, r[b].s1);
+            NITI_ST8(o + 16 * Pst, r[b].s2);
+            NITI_ST8(o + 24 * Pst, r[b].s3);
+            NITI_ST8(o + 32 * Pst, r[b].s4);
+            NITI_ST8(o + 40 * Pst, r[b].s5);
+            NITI_ST8(o + 48 * Pst, r[b].s6);
+            NITI_ST8(o + 56 * Pst, r[b].s7);
+        }
+    }
+    for (; c + 8 <= I; c += 8) {
+        ulong r[8];
+        for (int j = 0; j < 8; j++) r[j] = as_ulong(vload8(0, s + (long)j * I + c)) ^ x8;
+        NITI_TR8(ulong, r)
+        for (int b = 0; b < 8; b++) NITI_ST8(d + (long)(c + b) * Pst, r[b]);
+    }
+    for (; c < I; c++)
+        for (int j = 0; j < 8; j++) d[(long)c * Pst + j] = s[(long)j * I + c] ^ (uchar)x8;
+}
+
+/* One position: d[c * Pst] = s[c] ^ x (s == 0: the padding, x alone), c < I. */
+NITI_GI void niti_transpose1(__global const uchar *s, int I, __global uchar *d, long Pst, uchar x)
+{
+    if (s)
+        for (int c = 0; c < I; c++) d[(long)c * Pst] = s[c] ^ x;
+    else
+        for (int c = 0; c < I; c++) d[(long)c * Pst] = x;
+}
+
 /* Tasks over units of Wp positions (padded-grid rows (img, Y), then the tail up to Pst). */
 __kernel NITI_PACK_WG void niti_pack_apad_t(__global const uchar *A, __global uchar *out, int N,
                                             int H, int W, int I, int pad, int Hp, int Wp,
@@ -287,31 +347,23 @@ __kernel NITI_PACK_WG void niti_pack_apad_t(__global const uchar *A, __global uc
     const int units = (int)((Pst + Wp - 1) / Wp);
     const int u0 = (int)get_global_id(0) * per, u1 = min(units, u0 + per);
     const uchar x = (uchar)xorv;
+    const ulong x8 = (ulong)x * 0x0101010101010101UL;
     for (int u = u0; u < u1; u++) {
         long P0 = (long)u * Wp;
         int img = u / Hp, Y = u - img * Hp, iy = Y - pad;
         int rowok = img < N && iy >= 0 && iy < H;
+        int Xend = (int)min((long)Wp, Pst - P0);
         __global const uchar *arow = A + (((long)img * H + iy) * W) * I;
-        for (int X = 0; X < Wp && P0 + X < Pst; X++) {
-            int ix = X - pad;
-            __global uchar *d = out + P0 + X;
-            if (rowok && ix >= 0 && ix < W) {
-                __global const uchar *s = arow + (long)ix * I;
-                int c = 0;
-                for (; c + 16 <= I; c += 16) {
-                    uchar16 v = vload16(0, s + c) ^ (uchar16)x;
-                    d[(c + 0) * Pst] = v.s0, d[(c + 1) * Pst] = v.s1, d[(c + 2) * Pst] = v.s2;
-                    d[(c + 3) * Pst] = v.s3, d[(c + 4) * Pst] = v.s4, d[(c + 5) * Pst] = v.s5;
-                    d[(c + 6) * Pst] = v.s6, d[(c + 7) * Pst] = v.s7, d[(c + 8) * Pst] = v.s8;
-                    d[(c + 9) * Pst] = v.s9, d[(c + 10) * Pst] = v.sa, d[(c + 11) * Pst] = v.sb;
-                    d[(c + 12) * Pst] = v.sc, d[(c + 13) * Pst] = v.sd, d[(c + 14) * Pst] = v.se;
-                    d[(c + 15) * Pst] = v.sf;
-                }
-                for (; c < I; c++) d[c * Pst] = s[c] ^ x;
-            } else {
-                for (int c = 0; c < I; c++) d[c * Pst] = x;
-            }
+        int X = 0;
+        if (rowok) {
+            for (; X < pad && X < Xend; X++) niti_transpose1(0, I, out + P0 + X, Pst, x);
+            int Xin = min(Xend, pad + W); /* interior: A[img, iy, X - pad, :] */
+            for (; X + 8 <= Xin; X += 8)
+                niti_transpose8(arow + (long)(X - pad) * I, I, out + P0 + X, Pst, x8);
+            for (; X < Xin; X++)
+                niti_transpose1(arow + (long)(X - pad) * I, I, out + P0 + X, Pst, x);
         }
+        for (; X < Xend; X++) niti_transpose1(0, I, out + P0 + X, Pst, x);
     }
 }
 
@@ -394,13 +446,13 @@ __kernel NITI_PACK_WG void niti_pack_epanel(__global const char *E, __global cha
                                       rows[1].sd, rows[2].sd, rows[3].sd, rows[0].se, rows[1].se,
                                       rows[2].se, rows[3].se, rows[0].sf, rows[1].sf, rows[2].sf,
                                       rows[3].sf);
-                vstore16(o_0, 0, d);
-                vstore16(o_1, 0, d + 16);
-                vstore16(o_2, 0, d + 32);
-                vstore16(o_3, 0, d + 48);
+                NITI_ST16(d, o_0);
+                NITI_ST16(d + 16, o_1);
+                NITI_ST16(d + 32, o_2);
+                NITI_ST16(d + 48, o_3);
             } else {
                 __global char *d = out + ((long)p * Qp + 4 * g) * 16;
-                for (int q = 0; q < 4; q++) vstore16(rows[q], 0, d + 16 * q);
+                for (int q = 0; q < 4; q++) NITI_ST16(d + 16 * q, rows[q]);
             }
         }
     }
@@ -439,6 +491,7 @@ __kernel NITI_PACK_WG void niti_wgrad_reduce_t(__global const int *P, int S, int
     __global void *Cs = (__global char *)C + (out64 ? 8 : 4) * s * cstride;                       \
     for (int gb = g0; gb < g1; gb += kb4) {                                                        \
         const int ge = min(g1, gb + kb4);                                                          \
+        NITI_SUB_PREP(NV);                                                                         \
         for (int rb = 0; rb < RB; rb++) {                                                          \
             const int m0 = (rbg * RB + rb) * RM;                                                   \
             if (m0 >= Mst) break;                                                                  \
@@ -483,6 +536,24 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_vnni_probe(
     out[0] = acc;
 }
 
+/* The offset correction of a sub-chunk, from the B sub-panel itself (before its row blocks, which
+ * then find it in cache): cs[v] = 128 * the column sums of B over the sub-chunk, by vpdpbusd with
+ * a row of ones. Every row block subtracts it from its sub-chunk sums, which makes each of them
+ * the exact signed partial dot product. */
+#define NITI_SUB_PREP(NV)                                                                          \
+    int16 cs[NV];                                                                                  \
+    {                                                                                              \
+        const int16 ones = (int16)(0x01010101);                                                    \
+        _Pragma("unroll") for (int v = 0; v < NV; v++) cs[v] = (int16)0;                           \
+        for (int g = gb; g < ge; g++) {                                                            \
+            _Pragma("unroll") for (int v = 0; v < NV; v++)                                         \
+            {                                                                                      \
+                int16 bv = Bp[(long)v * Kp4 + g];                                                  \
+                NITI_DP(cs[v], ones, bv);                                                          \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("unroll") for (int v = 0; v < NV; v++) cs[v] <<= 7;                                \
+    }
 #define NITI_ACC_DECL(RM, NV)                                                                      \
     int16 acc[RM][NV];                                                                             \
     _Pragma("unroll") for (int r = 0; r < RM; r++) _Pragma("unroll") for (int v = 0; v < NV; v++) \
@@ -509,9 +580,8 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_vnni_probe(
     {                                                                                              \
         const int n0 = (pg * NV + v) * 16;                                                         \
         if (n0 < Nst) {                                                                            \
-            int16 cs = use_csum && gb == g0 ? vload16(0, csum + (long)s * Np + n0) : (int16)0;     \
             _Pragma("unroll") for (int r = 0; r < RM; r++) if (m0 + r < Mst)                       \
-                niti_acc16(acc[r][v] - cs, Cs, out64, (long)(m0 + r) * ldc + n0, n0, Nst,          \
+                niti_acc16(acc[r][v] - cs[v], Cs, out64, (long)(m0 + r) * ldc + n0, n0, Nst,          \
                            gb == g0);                                                              \
         }                                                                                          \
     }
@@ -539,6 +609,7 @@ NITI_VNNI_WG_KERNEL(4, 4)
 NITI_VNNI_WG_KERNEL(8, 2)
 NITI_VNNI_WG_KERNEL(12, 1)
 
+#undef NITI_SUB_PREP
 #undef NITI_ACC_DECL
 #undef NITI_ACC_STORE
 #endif /* NITI_VNNI */
@@ -546,6 +617,7 @@ NITI_VNNI_WG_KERNEL(12, 1)
 /* ---------------------------------------------------------------- portable micro-kernel */
 #ifdef NITI_PORTABLE
 
+#define NITI_SUB_PREP(NV) (void)0
 /* fp32 partial sums over at most 1024 terms (256 groups of 4), then added to int32 exactly. The
  * sub-chunk kb4 is at most 256 groups, so every sub-chunk's float sums are exact. */
 #define NITI_ACC_DECL(RM, NV)                                                                      \
@@ -601,6 +673,7 @@ NITI_F32_KERNEL(6, 1)
 NITI_F32_WG_KERNEL(6, 2)
 NITI_F32_WG_KERNEL(6, 1)
 
+#undef NITI_SUB_PREP
 #undef NITI_ACC_DECL
 #undef NITI_ACC_STORE
 #endif /* NITI_PORTABLE */

@@ -18,7 +18,7 @@ struct niti_buf {
 };
 
 enum {
-    SCR_WT, SCR_SPLIT, SCR_PART1, SCR_PART2, SCR_LOSSQ, SCR_DUMMY, SCR_PACKA, SCR_PACKB, SCR_CSUM,
+    SCR_WT, SCR_SPLIT, SCR_PART1, SCR_PART2, SCR_LOSSQ, SCR_DUMMY, SCR_PACKA, SCR_PACKB,
     SCR_ZERO, SCR_MASK, SCR_SATPART, SCR_COUNT
 };
 
@@ -33,7 +33,7 @@ enum {
     K_CONV_GEMM, K_WT_TRANSPOSE, K_SUM_TO_I32, K_SUM_TO_I64, K_SUM_I64, K_CONV_WGRAD, K_MAX_I32,
     K_MAX_I64, K_REQUANT_I32, K_REQUANT_I64, K_RELU_FWD, K_RELU_BWD, K_POOL_FWD, K_POOL_BWD,
     K_DROPOUT, K_LOSS, K_DECAY, K_UPDATE, K_CONV_GEMM_NC, K_CONV_WGRAD_NR, K_PACK_ROWS,
-    K_PACK_PANELS, K_PANEL_COLSUM, K_VNNI_PROBE,
+    K_PACK_PANELS, K_VNNI_PROBE,
     K_VNNI_4x4, K_VNNI_8x2, K_VNNI_12x1, K_F32_4x2, K_F32_6x1, K_CPU_MAX_I32, K_CPU_MAX_I64,
     K_CPU_REQUANT_I32, K_CPU_REQUANT_I64, K_CPU_DECAY, K_CPU_UPDATE, K_CPU_RELU_FWD,
     K_CPU_RELU_BWD, K_CPU_POOL_FWD, K_CPU_POOL_BWD, K_DROPOUT_MASK, K_CPU_DROPOUT, K_PACK_APAD,
@@ -47,7 +47,7 @@ static const char *const kernel_names[K_COUNT] = {
     "niti_requant_i32", "niti_requant_i64",  "niti_relu_fwd",          "niti_relu_bwd",
     "niti_maxpool_fwd", "niti_maxpool_bwd",  "niti_dropout",           "niti_loss_bwd",
     "niti_update_decay", "niti_update_apply", "niti_conv_gemm_nc", "niti_conv_wgrad_nr",
-    "niti_pack_rows", "niti_pack_panels", "niti_panel_colsum", "niti_vnni_probe", "niti_gemm_vnni_4x4", "niti_gemm_vnni_8x2",
+    "niti_pack_rows", "niti_pack_panels", "niti_vnni_probe", "niti_gemm_vnni_4x4", "niti_gemm_vnni_8x2",
     "niti_gemm_vnni_12x1", "niti_gemm_f32_4x2", "niti_gemm_f32_6x1", "niti_cpu_max_abs_i32",
     "niti_cpu_max_abs_i64", "niti_cpu_requant_i32", "niti_cpu_requant_i64",
     "niti_cpu_update_decay", "niti_cpu_update_apply", "niti_cpu_relu_fwd", "niti_cpu_relu_bwd",
@@ -686,9 +686,9 @@ static niti_status zeros(cl_impl *im, size_t bytes, cl_mem *out)
 
 /* Runs the micro-kernel: C[m, n] (+)= sum over the reduction of row(m) * B(n), rows Mst, Np panel
  * columns (Nst valid), S chunks of kc4 groups of 4 terms. */
-static niti_status run_mk(cl_impl *im, mk_cfg c, const row_view *rv, cl_mem B, cl_mem csum,
-                          int use_csum, cl_mem C, int out64, int Mst, int Nst, int ldc,
-                          size_t cstride, int Kp4, int kc4, int Np, int S, const char *op)
+static niti_status run_mk(cl_impl *im, mk_cfg c, const row_view *rv, cl_mem B, cl_mem C,
+                          int out64, int Mst, int Nst, int ldc, size_t cstride, int Kp4, int kc4,
+                          int Np, int S, const char *op)
 {
     size_t pg = (size_t)Np / 16 / (size_t)c.NV;
     size_t mb = cdiv((size_t)Mst, (size_t)c.RM);
@@ -707,8 +707,6 @@ static niti_status run_mk(cl_impl *im, mk_cfg c, const row_view *rv, cl_mem B, c
     ka_window(&a, rv->Hin, rv->Win, rv->Cin, rv->Hout, rv->Wout, rv->k, rv->pad);
     ka_uint(&a, rv->xorv);
     ka_mem(&a, B);
-    ka_mem(&a, csum);
-    ka_int(&a, use_csum);
     ka_mem(&a, C);
     ka_int(&a, out64);
     ka_int(&a, Mst);
@@ -719,7 +717,6 @@ static niti_status run_mk(cl_impl *im, mk_cfg c, const row_view *rv, cl_mem B, c
     ka_int(&a, Kp4);
     ka_int(&a, kc4);
     ka_int(&a, kb4);
-    ka_int(&a, Np);
     ka_int(&a, (int)rb);
     size_t gs[3] = {pg, cdiv(mb, rb), (size_t)S}, ls[3] = {1, 1, 1};
     return launch(im, &a, 3, gs, ls, op);
@@ -748,9 +745,8 @@ static niti_status cpu_conv(cl_impl *im, int mode, cl_mem X, cl_mem Wsrc, int Hi
     size_t items = cdiv((size_t)M, (size_t)c.RM) * (NP / (size_t)c.NV);
     int S, kc4;
     cpu_chunks(im, Kp4, items, 1, &S, &kc4);
-    cl_mem PA = NULL, PB = NULL, CS = NULL, Y = out->m;
+    cl_mem PA = NULL, PB = NULL, Y = out->m;
     NITI_TRY(scratch(im, SCR_PACKB, Np * Kp, &PB));
-    NITI_TRY(scratch(im, SCR_CSUM, Np * 4 * (size_t)S, &CS));
     int direct = S == 1;
     if (!direct) NITI_TRY(scratch(im, SCR_SPLIT, MN * 4 * (size_t)S, &Y));
 
@@ -797,17 +793,7 @@ static niti_status cpu_conv(cl_impl *im, int mode, cl_mem X, cl_mem Wsrc, int Hi
     ka_int(&b, pad_ch ? Cp : 1);
     NITI_TRY(launch_tasks(im, &b, Kp4 * NP, op));
 
-    if (vnni) {
-        kargs cs = ka_begin(im, K_PANEL_COLSUM);
-        ka_mem(&cs, PB);
-        ka_mem(&cs, CS);
-        ka_int(&cs, (int)Kp4);
-        ka_int(&cs, kc4);
-        ka_int(&cs, (int)Np);
-        size_t gsc[2] = {Np, (size_t)S}, lsc[2] = {16, 1};
-        NITI_TRY(launch(im, &cs, 2, gsc, lsc, op));
-    }
-    NITI_TRY(run_mk(im, c, &rv, PB, CS, vnni, Y, direct && acc_t == NITI_I64, M, Ncol, Ncol, MN,
+    NITI_TRY(run_mk(im, c, &rv, PB, Y, direct && acc_t == NITI_I64, M, Ncol, Ncol, MN,
                     (int)Kp4, kc4, (int)Np, S, op));
     if (direct) return NITI_OK;
     kargs r = ka_begin(im, acc_t == NITI_I64 ? K_SUM_TO_I64 : K_SUM_TO_I32);
@@ -835,10 +821,10 @@ static int wg_kernel(int kid)
 
 /* The layout of one transposed-form wgrad with reduction grid `mode` (see cpu_wgrad): the grid
  * (Hg x Wg per image, Qp positions), the row operand (rows of Pst bytes), the chunks, and the
- * bytes of its four scratch regions (row operand, panel operand, column sums, partials). */
+ * bytes of its three scratch regions (row operand, panel operand, partials). */
 typedef struct wg_plan {
     int mode, Hg, Wg, S, kc4, ok;
-    size_t Qp, Pst, bytes[4];
+    size_t Qp, Pst, bytes[3];
 } wg_plan;
 
 static void wg_plan_make(const cl_impl *im, const niti_conv_geom *g, int mode, size_t items,
@@ -858,8 +844,7 @@ static void wg_plan_make(const cl_impl *im, const niti_conv_geom *g, int mode, s
     cpu_chunks(im, p->Qp / 4, items, 1, &p->S, &p->kc4);
     p->bytes[0] = rows * p->Pst;
     p->bytes[1] = Np * p->Qp;
-    p->bytes[2] = Np * 4 * (size_t)p->S;
-    p->bytes[3] = KO * 4 * (size_t)p->S;
+    p->bytes[2] = KO * 4 * (size_t)p->S;
 }
 
 /* G[o, kk] in the transposed form of gemm_cpu.cl ("wgrad, transposed form"): GEMM rows
@@ -901,18 +886,18 @@ static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_
     if (mode != 0 && k > 1 && ((size_t)g->Ho * g->Wo) % 4 == 0 && waste >= (vnni ? 0.15 : 0.05)) {
         wg_plan p3;
         wg_plan_make(im, g, 3, items, Np, KO, &p3);
-        if (p3.ok && ws_fits(im, ws, 4, p3.bytes)) p = p3;
+        if (p3.ok && ws_fits(im, ws, 3, p3.bytes)) p = p3;
     }
     if (!p.ok) return niti_fail(NITI_ERR_INVALID, "OpenCL conv_wgrad: shape too large");
     mode = p.mode;
     int Hg = p.Hg, Wg = p.Wg, S = p.S, kc4 = p.kc4;
     size_t Qp = p.Qp, Qp4 = Qp / 4, Pst = p.Pst;
-    cl_mem PA = NULL, PB = NULL, P = NULL, CS = NULL;
-    static const int rid[4] = {SCR_PACKA, SCR_PACKB, SCR_CSUM, SCR_SPLIT};
-    cl_mem reg[4];
+    cl_mem PA = NULL, PB = NULL, P = NULL;
+    static const int rid[3] = {SCR_PACKA, SCR_PACKB, SCR_SPLIT};
+    cl_mem reg[3];
     ws_regions wr;
-    NITI_TRY(ws_take(im, ws, 4, p.bytes, rid, reg, &wr));
-    PA = reg[0], PB = reg[1], CS = reg[2], P = reg[3];
+    NITI_TRY(ws_take(im, ws, 3, p.bytes, rid, reg, &wr));
+    PA = reg[0], PB = reg[1], P = reg[2];
 
     kargs a = ka_begin(im, mode == 3 ? K_PACK_APAD_KX : K_PACK_APAD);
     ka_mem(&a, A);
@@ -945,21 +930,11 @@ static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_
     ka_int(&b, (int)NP);
     WS_TRY(&wr, launch_tasks(im, &b, Qp4, "conv_wgrad"));
 
-    if (vnni) {
-        kargs cs = ka_begin(im, K_PANEL_COLSUM);
-        ka_mem(&cs, PB);
-        ka_mem(&cs, CS);
-        ka_int(&cs, (int)Qp4);
-        ka_int(&cs, kc4);
-        ka_int(&cs, (int)Np);
-        size_t gsc[2] = {Np, (size_t)S}, lsc[2] = {16, 1};
-        WS_TRY(&wr, launch(im, &cs, 2, gsc, lsc, "conv_wgrad"));
-    }
     /* Row view fields in the transposed form: see NITI_MK_BODY_WG. */
     int L = mode == 0 ? g->Wo / 4 : mode == 1 ? g->Ho * Wp / 4 : mode == 3 ? g->Ho * g->Wo / 4 : (int)Qp4;
     int Hq = mode == 0 ? g->Ho : 1;
     row_view rv = {PA, Hp, mode == 3 ? g->Wo : Wp, I, Hq, L, k, (int)Pst, mode == 3 ? 1u : 0u};
-    WS_TRY(&wr, run_mk(im, c, &rv, PB, CS, vnni, P, 0, K, O, O, KO, (int)Qp4, kc4, (int)Np, S,
+    WS_TRY(&wr, run_mk(im, c, &rv, PB, P, 0, K, O, O, KO, (int)Qp4, kc4, (int)Np, S,
                     "conv_wgrad"));
     kargs r = ka_begin(im, K_WGRAD_REDUCE_T);
     ka_mem(&r, P);

@@ -194,6 +194,11 @@ static void test_conv(void)
     test_conv_one(2, 9, 9, 17, 33, 3, 1, 1, 1, 1);    /* sparse, int64 */
     test_conv_one(3, 6, 6, 65, 67, 3, 0, 0, 0, 1);    /* int64 accumulators */
     test_conv_one(1, 4, 4, 16, 16, 3, 1, 4, 4, 0);
+    /* wgrad transposes: blocks of 64 and 8 channels and single bytes, runs of 8 positions with
+     * a remainder, an interior narrower than 8 */
+    test_conv_one(2, 5, 19, 141, 20, 3, 1, 0, 0, 0);
+    test_conv_one(3, 7, 6, 72, 17, 3, 2, 0, 0, 0);
+    test_conv_one(2, 10, 16, 128, 36, 3, 1, 2, 2, 0);
     /* Random shapes. */
     int reps = quick ? 60 : 300;
     for (int r = 0; r < reps; r++) {
