@@ -9,6 +9,19 @@
 #define NITI_RED_WG 256 /* work-group size of the reductions */
 #endif
 
+/* Stores of 8 and 16 bytes (any vector type of that size) at any address. On CPU devices (the
+ * vnni and portable paths) a plain store through an unaligned type: POCL splits vstore8/vstore16
+ * of bytes into byte stores. Elsewhere the vstore builtins. */
+#if defined(NITI_VNNI) || defined(NITI_PORTABLE)
+typedef ulong niti_ulong_u __attribute__((aligned(1)));
+typedef char16 niti_char16_u __attribute__((aligned(1)));
+#define NITI_ST8(p, v) (*(__global niti_ulong_u *)(p) = as_ulong(v))
+#define NITI_ST16(p, v) (*(__global niti_char16_u *)(p) = as_char16(v))
+#else
+#define NITI_ST8(p, v) vstore8(as_uchar8(v), 0, (__global uchar *)(p))
+#define NITI_ST16(p, v) vstore16(as_uchar16(v), 0, (__global uchar *)(p))
+#endif
+
 /* |x| as a magnitude, defined for LONG_MIN too. */
 inline ulong niti_abs64(long x) { return x < 0 ? (ulong)0 - (ulong)x : (ulong)x; }
 

@@ -109,9 +109,9 @@ __kernel NITI_TASK void niti_cpu_requant_i32(__global const int *acc, ulong n,
     ulong i = i0;
     if (s == 0) {
         for (; i + 16 <= i1; i += 16)
-            vstore16(convert_char16(clamp(vload16(0, acc + i), -127, 127)), 0, out + i);
+            NITI_ST16(out + i, convert_char16(clamp(vload16(0, acc + i), -127, 127)));
     } else if (s < 32) {
-        for (; i + 16 <= i1; i += 16) vstore16(niti_vshift32(vload16(0, acc + i), s, psr), 0, out + i);
+        for (; i + 16 <= i1; i += 16) NITI_ST16(out + i, niti_vshift32(vload16(0, acc + i), s, psr));
     }
     for (; i < i1; i++) {
         long v = (long)acc[i];
@@ -194,17 +194,17 @@ __kernel NITI_TASK void niti_cpu_update_apply(ulong n, __global const long *G,
     ulong i = i0;
     for (; i + 8 <= i1; i += 8) {
         long8 g = niti_vgradquant(vload8(0, G + i), s);
-        if (has_gout) vstore8(convert_char8(g), 0, g_out + i);
+        if (has_gout) NITI_ST8(g_out + i, convert_char8(g));
         if (has_master) {
             long8 v = clamp(convert_long8(vload8(0, master + i)) - g, (long8)-32512, (long8)32512);
-            vstore8(convert_short8(v), 0, master + i);
+            NITI_ST16(master + i, convert_short8(v));
             ulong8 a = niti_vabs64(v);
             ulong8 q = min((a >> 8) - as_ulong8((a & (ulong8)255) >= (ulong8)128), (ulong8)127);
             long8 qs = as_long8(q);
-            vstore8(convert_char8(select(qs, -qs, v < 0)), 0, W + i);
+            NITI_ST8(W + i, convert_char8(select(qs, -qs, v < 0)));
         } else {
             long8 w = clamp(convert_long8(vload8(0, W + i)) - g, (long8)-127, (long8)127);
-            vstore8(convert_char8(w), 0, W + i);
+            NITI_ST8(W + i, convert_char8(w));
         }
     }
     for (; i < i1; i++) {
@@ -220,7 +220,7 @@ __kernel NITI_TASK void niti_cpu_relu_fwd(ulong n, __global const char *A, __glo
     ulong i0, i1;
     niti_task_range(n, chunk, &i0, &i1);
     ulong i = i0;
-    for (; i + 16 <= i1; i += 16) vstore16(max(vload16(0, A + i), (char16)0), 0, Y + i);
+    for (; i + 16 <= i1; i += 16) NITI_ST16(Y + i, max(vload16(0, A + i), (char16)0));
     for (; i < i1; i++) Y[i] = max(A[i], (char)0);
 }
 
@@ -232,7 +232,7 @@ __kernel NITI_TASK void niti_cpu_relu_bwd(ulong n, __global const char *A, __glo
     ulong i = i0;
     for (; i + 16 <= i1; i += 16) {
         char16 a = vload16(0, A + i), e = vload16(0, E + i);
-        vstore16(select((char16)0, e, a > (char16)0), 0, Eprev + i);
+        NITI_ST16(Eprev + i, select((char16)0, e, a > (char16)0));
     }
     for (; i < i1; i++) Eprev[i] = A[i] > 0 ? E[i] : (char)0;
 }
@@ -264,8 +264,8 @@ __kernel NITI_TASK void niti_cpu_maxpool_fwd(int N, int H, int W, int C, __globa
                 best = select(best, v2, gt), arg = select(arg, (uchar16)2, gt);
                 gt = v3 > best;
                 best = select(best, v3, gt), arg = select(arg, (uchar16)3, gt);
-                vstore16(best, 0, yo + o + c);
-                vstore16(arg, 0, am + o + c);
+                NITI_ST16(yo + o + c, best);
+                NITI_ST16(am + o + c, arg);
             }
             for (; c < C; c++) {
                 char v[4] = {p0[c], p0[C + c], p1[c], p1[C + c]};
@@ -292,7 +292,7 @@ __kernel NITI_TASK void niti_cpu_maxpool_bwd(int N, int H, int W, int C, __globa
         __global char *d = Eprev + (long)row * W * C;
         if (y >= 2 * Ho) {
             long i = 0, len = (long)W * C;
-            for (; i + 16 <= len; i += 16) vstore16((char16)0, 0, d + i);
+            for (; i + 16 <= len; i += 16) NITI_ST16(d + i, (char16)0);
             for (; i < len; i++) d[i] = 0;
             continue;
         }
@@ -302,7 +302,7 @@ __kernel NITI_TASK void niti_cpu_maxpool_bwd(int N, int H, int W, int C, __globa
             __global char *dx = d + (long)x * C;
             int c = 0;
             if (x >= 2 * Wo) {
-                for (; c + 16 <= C; c += 16) vstore16((char16)0, 0, dx + c);
+                for (; c + 16 <= C; c += 16) NITI_ST16(dx + c, (char16)0);
                 for (; c < C; c++) dx[c] = 0;
                 continue;
             }
@@ -311,7 +311,7 @@ __kernel NITI_TASK void niti_cpu_maxpool_bwd(int N, int H, int W, int C, __globa
             for (; c + 16 <= C; c += 16) {
                 uchar16 am = vload16(0, argmax + o + c);
                 char16 e = vload16(0, E + o + c);
-                vstore16(select((char16)0, e, as_char16(am == (uchar16)want)), 0, dx + c);
+                NITI_ST16(dx + c, select((char16)0, e, as_char16(am == (uchar16)want)));
             }
             for (; c < C; c++) dx[c] = argmax[o + c] == want ? E[o + c] : (char)0;
         }
@@ -338,7 +338,7 @@ __kernel NITI_TASK void niti_cpu_dropout_apply(int N, int F, __global const ucha
         int j = 0;
         for (; j + 16 <= F; j += 16) {
             uchar16 k = vload16(0, mask + j);
-            vstore16(select((char16)0, vload16(0, s + j), as_char16(k != (uchar16)0)), 0, d + j);
+            NITI_ST16(d + j, select((char16)0, vload16(0, s + j), as_char16(k != (uchar16)0)));
         }
         for (; j < F; j++) d[j] = mask[j] ? s[j] : (char)0;
     }

@@ -45,7 +45,7 @@ NITI_GI void niti_pack_row(__global const uchar *X, __global uchar *out, int Hin
                 __global const uchar *s = base + ((long)iy * Win + x - pad) * Cin;
                 __global uchar *d = o + kk;
                 int n = k * Cin, c = 0;
-                for (; c + 16 <= n; c += 16) vstore16(vload16(0, s + c) ^ z16, 0, d + c);
+                for (; c + 16 <= n; c += 16) NITI_ST16(d + c, vload16(0, s + c) ^ z16);
                 for (; c < n; c++) d[c] = s[c] ^ z;
                 kk += n;
                 continue;
@@ -56,11 +56,11 @@ NITI_GI void niti_pack_row(__global const uchar *X, __global uchar *out, int Hin
                 if (iy >= 0 && iy < Hin && ix >= 0 && ix < Win) {
                     __global const uchar *s = base + ((long)iy * Win + ix) * Cin;
                     int c = 0;
-                    for (; c + 16 <= Cin; c += 16) vstore16(vload16(0, s + c) ^ z16, 0, d + c);
+                    for (; c + 16 <= Cin; c += 16) NITI_ST16(d + c, vload16(0, s + c) ^ z16);
                     for (; c < Cin; c++) d[c] = s[c] ^ z;
                 } else {
                     int c = 0;
-                    for (; c + 16 <= Cin; c += 16) vstore16(z16, 0, d + c);
+                    for (; c + 16 <= Cin; c += 16) NITI_ST16(d + c, z16);
                     for (; c < Cin; c++) d[c] = z;
                 }
             }
@@ -90,7 +90,7 @@ __kernel NITI_PACK_WG void niti_pad_channels(__global const uchar *X, __global u
         __global const uchar *s = X + (long)r * Cin;
         __global uchar *d = out + (long)r * Cp;
         int c = 0;
-        for (; c + 16 <= Cin; c += 16) vstore16(vload16(0, s + c), 0, d + c);
+        for (; c + 16 <= Cin; c += 16) NITI_ST16(d + c, vload16(0, s + c));
         for (; c < Cin; c++) d[c] = s[c];
         for (; c < Cp; c++) d[c] = 0;
     }
@@ -292,12 +292,6 @@ NITI_GI ulong8 niti_load64(__global const uchar *p)
                     as_ulong2(vload16(3, p)));
 }
 
-/* Stores of 8 and 16 bytes at any address (vstore8/vstore16 of bytes become byte stores under
- * POCL). */
-typedef ulong niti_ulong_u __attribute__((aligned(1)));
-typedef char16 niti_char16_u __attribute__((aligned(1)));
-#define NITI_ST8(p, v) (*(__global niti_ulong_u *)(p) = (v))
-#define NITI_ST16(p, v) (*(__global niti_char16_u *)(p) = (v))
 
 NITI_GI void niti_transpose8(__global const uchar *s, int I, __global uchar *d, long Pst, ulong x8)
 {
