@@ -371,22 +371,22 @@ __kernel NITI_PACK_WG void niti_pack_apad_kx(__global const uchar *A, __global u
     const int units = N * Hp;
     const int u0 = (int)get_global_id(0) * per, u1 = min(units, u0 + per);
     const uchar x = (uchar)xorv;
+    const ulong x8 = (ulong)x * 0x0101010101010101UL;
     for (int u = u0; u < u1; u++) {
         int img = u / Hp, Y = u - img * Hp, iy = Y - pad;
         int rowok = iy >= 0 && iy < H;
         __global const uchar *arow = A + (((long)img * H + iy) * W) * I;
         for (int kx = 0; kx < k; kx++) {
             __global uchar *obase = out + (long)kx * I * Pst + (long)u * Wo;
-            for (int xo = 0; xo < Wo; xo++) {
-                int ix = xo + kx - pad;
-                __global uchar *d = obase + xo;
-                if (rowok && ix >= 0 && ix < W) {
-                    __global const uchar *sp = arow + (long)ix * I;
-                    for (int c = 0; c < I; c++) d[c * Pst] = sp[c] ^ x;
-                } else {
-                    for (int c = 0; c < I; c++) d[c * Pst] = x;
-                }
-            }
+            /* x + kx - pad inside A for lo <= x < hi */
+            int lo = rowok ? max(0, pad - kx) : Wo, hi = rowok ? min(Wo, W + pad - kx) : Wo;
+            int xo = 0;
+            for (; xo < lo; xo++) niti_transpose1(0, I, obase + xo, Pst, x);
+            for (; xo + 8 <= hi; xo += 8)
+                niti_transpose8(arow + (long)(xo + kx - pad) * I, I, obase + xo, Pst, x8);
+            for (; xo < hi; xo++)
+                niti_transpose1(arow + (long)(xo + kx - pad) * I, I, obase + xo, Pst, x);
+            for (; xo < Wo; xo++) niti_transpose1(0, I, obase + xo, Pst, x);
         }
     }
 }
@@ -499,17 +499,27 @@ __kernel NITI_PACK_WG void niti_wgrad_reduce_t(__global const int *P, int S, int
                                : (long)c * pad + ky * Win + kx;                                    \
             }                                                                                      \
             NITI_ACC_DECL(RM, NV);                                                                 \
+            /* the runs: from the sub-chunk's first position on, stepping over the grid's gaps */ \
+            const int R0 = gb / Wout, img0 = R0 / Hout;                                           \
+            int j0 = gb - R0 * Wout, yy = R0 - img0 * Hout;                                        \
+            const long pos = ((long)img0 * Hin + yy) * Win + 4 * j0;                               \
+            __global const uchar *aq[RM];                                                          \
+            _Pragma("unroll") for (int r = 0; r < RM; r++) aq[r] = Xb + roff[r] + pos;             \
             for (int g = gb; g < ge;) {                                                            \
-                const int R = g / Wout, j0 = g - R * Wout;                                         \
                 const int run = min(ge - g, Wout - j0);                                            \
-                const int img = R / Hout, yy = R - img * Hout;                                     \
-                const long pos = ((long)img * Hin + yy) * Win + 4 * j0;                            \
                 __global const uint *ap[RM];                                                       \
                 _Pragma("unroll") for (int r = 0; r < RM; r++) ap[r] =                             \
-                    (__global const uint *)(Xb + roff[r] + pos);                                   \
+                    (__global const uint *)aq[r];                                                  \
                 for (int j = 0; j < run; j++, g++) {                                               \
                     STEP(RM, NV);                                                                  \
                 }                                                                                  \
+                long adv = 4 * run;                                                                \
+                if (j0 + run == Wout) {                                                            \
+                    adv += Win - 4 * Wout;                                                         \
+                    if (++yy == Hout) yy = 0, adv += (long)(Hin - Hout) * Win;                     \
+                }                                                                                  \
+                j0 = 0;                                                                            \
+                _Pragma("unroll") for (int r = 0; r < RM; r++) aq[r] += adv;                       \
             }                                                                                      \
             NITI_ACC_STORE(RM, NV);                                                                \
         }                                                                                          \
