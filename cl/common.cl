@@ -22,6 +22,20 @@ typedef char16 niti_char16_u __attribute__((aligned(1)));
 #define NITI_ST16(p, v) vstore16(as_uchar16(v), 0, (__global uchar *)(p))
 #endif
 
+/* |x| of 16 int32 lanes as magnitudes (INT_MIN too), and the largest of 16 lanes. */
+inline uint16 niti_vabs32(int16 v)
+{
+    uint16 u = as_uint16(v);
+    return select(u, (uint16)0 - u, v < 0);
+}
+inline uint niti_hmax16(uint16 v)
+{
+    uint8 a = max(v.lo, v.hi);
+    uint4 b = max(a.lo, a.hi);
+    uint2 c = max(b.lo, b.hi);
+    return max(c.lo, c.hi);
+}
+
 /* |x| as a magnitude, defined for LONG_MIN too. */
 inline ulong niti_abs64(long x) { return x < 0 ? (ulong)0 - (ulong)x : (ulong)x; }
 

@@ -10,22 +10,10 @@
 
 #define NITI_TASK __attribute__((reqd_work_group_size(1, 1, 1)))
 
-inline uint16 niti_vabs32(int16 v)
-{
-    uint16 u = as_uint16(v);
-    return select(u, (uint16)0 - u, v < 0);
-}
 inline ulong8 niti_vabs64(long8 v)
 {
     ulong8 u = as_ulong8(v);
     return select(u, (ulong8)0 - u, v < 0);
-}
-inline uint niti_hmax16(uint16 v)
-{
-    uint8 a = max(v.lo, v.hi);
-    uint4 b = max(a.lo, a.hi);
-    uint2 c = max(b.lo, b.hi);
-    return max(c.lo, c.hi);
 }
 inline ulong niti_hmax8(ulong8 v)
 {

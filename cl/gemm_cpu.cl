@@ -163,14 +163,19 @@ __kernel NITI_PACK_WG void niti_pack_panels(__global const char *src, __global c
  * Cin = Kp. Rows >= Mst read row Mst-1 (computed, never stored). xorv is xor-ed into every
  * 4-byte word (0x80808080: the vnni offset, 0: packed operands that carry it already).
  * The chunk runs in sub-chunks of kb4 groups (so B's sub-panels stay in cache while the item's
- * row blocks pass), accumulated in C: C + s * cstride (ldc per row, int32, or int64 if out64). */
+ * row blocks pass), accumulated in C: C + s * cstride (ldc per row, int32, or int64 if out64).
+ * With want_max (one chunk, int32 outputs), the largest |output| of the work-item is written to
+ * maxp[item] (item = id(1) * size(0) + id(0)): the partial maxima of requant, which then needs no
+ * pass of its own over the outputs. */
 #define NITI_MK_ARGS                                                                               \
     __global const uint *X, __global const uint *Z, int Hin, int Win, int Cin, int Hout, int Wout, \
         int k, int pad, uint xorv, __global const uchar *B, __global void *C, int out64, int Mst, \
-        int Nst, int ldc, long cstride,                                                            \
-        int Kp4, int kc4, int kb4, int RB
+        int Nst, int ldc, long cstride, int Kp4, int kc4, int kb4, int RB, __global ulong *maxp,   \
+        int want_max
 /* Adds (or, first, stores) v to the 16 outputs at off (lanes below Nst - n0). */
-NITI_GI void niti_acc16(int16 v, __global void *C, int out64, long off, int n0, int Nst, int first)
+/* With track (int32 outputs), the largest |stored value| is kept in *mx. */
+NITI_GI void niti_acc16(int16 v, __global void *C, int out64, long off, int n0, int Nst, int first,
+                        int track, uint16 *mx)
 {
     if (n0 + 16 <= Nst) {
         if (out64) {
@@ -180,7 +185,9 @@ NITI_GI void niti_acc16(int16 v, __global void *C, int out64, long off, int n0, 
         } else {
             __global uint *c = (__global uint *)C + off;
             uint16 x = as_uint16(v);
-            vstore16(first ? x : x + vload16(0, c), 0, c);
+            x = first ? x : x + vload16(0, c);
+            vstore16(x, 0, c);
+            if (track) *mx = max(*mx, niti_vabs32(as_int16(x)));
         }
     } else {
         int lim = Nst - n0;
@@ -191,7 +198,9 @@ NITI_GI void niti_acc16(int16 v, __global void *C, int out64, long off, int n0, 
                 *c = first ? (long)x : *c + x;
             } else {
                 __global uint *c = (__global uint *)C + off + l;
-                *c = first ? (uint)x : *c + (uint)x;
+                uint y = first ? (uint)x : *c + (uint)x;
+                *c = y;
+                if (track) *mx = max(*mx, niti_vabs32((int16)((int)y)));
             }
         }
     }
@@ -214,6 +223,7 @@ NITI_GI void niti_row_geom(int m, int Mst, int Hout, int Wout, int Hin, int Win,
     const int g0 = s * kc4, g1 = min(Kp4, g0 + kc4);                                               \
     const int Cin4 = Cin >> 2;                                                                     \
     __global void *Cs = (__global char *)C + (out64 ? 8 : 4) * s * cstride;                       \
+    uint16 mx = (uint16)0;                                                                         \
     for (int gb = g0; gb < g1; gb += kb4) {                                                        \
         const int ge = min(g1, gb + kb4);                                                          \
         NITI_SUB_PREP(NV);                                                                         \
@@ -243,7 +253,8 @@ NITI_GI void niti_row_geom(int m, int Mst, int Hout, int Wout, int Hin, int Win,
             }                                                                                      \
             NITI_ACC_STORE(RM, NV);                                                                \
         }                                                                                          \
-    }
+    }                                                                                              \
+    if (want_max) maxp[get_global_id(1) * get_global_size(0) + pg] = niti_hmax16(mx);
 
 /* ---------------------------------------------------------------- wgrad, transposed form */
 /* G[o, ky, kx, c] = sum_m E[m, o] * A[img, y+ky-pad, x+kx-pad, c] as a GEMM with rows
@@ -483,6 +494,7 @@ __kernel NITI_PACK_WG void niti_wgrad_reduce_t(__global const int *P, int S, int
     const int g0 = s * kc4, g1 = min(Kp4, g0 + kc4);                                               \
     __global const uchar *Xb = (__global const uchar *)X;                                          \
     __global void *Cs = (__global char *)C + (out64 ? 8 : 4) * s * cstride;                       \
+    uint16 mx = (uint16)0;                                                                         \
     for (int gb = g0; gb < g1; gb += kb4) {                                                        \
         const int ge = min(g1, gb + kb4);                                                          \
         NITI_SUB_PREP(NV);                                                                         \
@@ -523,7 +535,8 @@ __kernel NITI_PACK_WG void niti_wgrad_reduce_t(__global const int *P, int S, int
             }                                                                                      \
             NITI_ACC_STORE(RM, NV);                                                                \
         }                                                                                          \
-    }
+    }                                                                                              \
+    if (want_max) maxp[get_global_id(1) * get_global_size(0) + pg] = niti_hmax16(mx);
 
 /* ---------------------------------------------------------------- vnni micro-kernel */
 #ifdef NITI_VNNI
@@ -585,8 +598,8 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_vnni_probe(
         const int n0 = (pg * NV + v) * 16;                                                         \
         if (n0 < Nst) {                                                                            \
             _Pragma("unroll") for (int r = 0; r < RM; r++) if (m0 + r < Mst)                       \
-                niti_acc16(acc[r][v] - cs[v], Cs, out64, (long)(m0 + r) * ldc + n0, n0, Nst,          \
-                           gb == g0);                                                              \
+                niti_acc16(acc[r][v] - cs[v], Cs, out64, (long)(m0 + r) * ldc + n0, n0, Nst,      \
+                           gb == g0, want_max && ge == g1, &mx);                                   \
         }                                                                                          \
     }
 
@@ -653,7 +666,7 @@ NITI_VNNI_WG_KERNEL(12, 1)
         if (n0 < Nst) {                                                                            \
             _Pragma("unroll") for (int r = 0; r < RM; r++) if (m0 + r < Mst)                       \
                 niti_acc16(convert_int16(f[r][v]), Cs, out64, (long)(m0 + r) * ldc + n0, n0, Nst,  \
-                           gb == g0);                                                              \
+                           gb == g0, want_max && ge == g1, &mx);                                   \
         }                                                                                          \
     }
 

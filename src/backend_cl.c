@@ -19,7 +19,7 @@ struct niti_buf {
 
 enum {
     SCR_WT, SCR_SPLIT, SCR_PART1, SCR_PART2, SCR_LOSSQ, SCR_DUMMY, SCR_PACKA, SCR_PACKB,
-    SCR_ZERO, SCR_MASK, SCR_SATPART, SCR_COUNT
+    SCR_MAXP, SCR_ZERO, SCR_MASK, SCR_SATPART, SCR_COUNT
 };
 
 /* GEMM paths of conv/linear (NITI_GEMM): the tiled implicit GEMM (conv_i8.cl, GPUs), or packing
@@ -97,6 +97,15 @@ typedef struct cl_impl {
         cl_mem m;
         size_t bytes, grown;
     } scr[SCR_COUNT];
+    unsigned long seq; /* commands enqueued that may write device memory */
+    /* The partial maxima |x| a CPU GEMM left in SCR_MAXP for its int32 output m of n values
+     * (np of them), valid while seq is unchanged: requant of that output, enqueued next, takes
+     * them instead of a max pass of its own. */
+    struct {
+        cl_mem m;
+        size_t n, np;
+        unsigned long seq;
+    } gemm_max;
 } cl_impl;
 
 static const niti_backend_ops cl_ops;
@@ -156,6 +165,7 @@ static niti_status launch(cl_impl *im, kargs *a, cl_uint dims, const size_t *gs,
     cl_int err = clEnqueueNDRangeKernel(im->q, a->k, dims, NULL, gs, ls, 0, NULL,
                                         im->profile ? &ev : NULL);
     if (err != CL_SUCCESS) return niti_cl_fail(err, "clEnqueueNDRangeKernel", op);
+    im->seq++;
     if (ev) { /* NITI_CL_PROFILE=1: per-kernel times, printed when the backend closes */
         cl_ulong t0 = 0, t1 = 0;
         clWaitForEvents(1, &ev);
@@ -295,6 +305,7 @@ static niti_status cl_alloc(niti_backend *be, size_t bytes, const char *what, ni
     }
     b->bytes = bytes;
     cl_uchar zero = 0;
+    im->seq++;
     err = clEnqueueFillBuffer(im->q, b->m, &zero, 1, 0, sz, 0, NULL, NULL);
     if (err != CL_SUCCESS) {
         clReleaseMemObject(b->m);
@@ -348,6 +359,7 @@ static void cl_release(niti_backend *be, niti_buf *b)
 {
     if (!b) return;
     if (!b->view) niti_backend_count_release(be, b->bytes);
+    IMPL(be)->seq++; /* a later buffer may get the same handle */
     if (b->m) clReleaseMemObject(b->m);
     free(b);
 }
@@ -360,6 +372,7 @@ static niti_status cl_upload(niti_backend *be, niti_buf *dst, size_t off, const 
                          bytes, off, dst->bytes);
     if (!bytes) return NITI_OK;
     /* Blocking: the caller may reuse src as soon as we return. */
+    IMPL(be)->seq++;
     cl_int err = clEnqueueWriteBuffer(IMPL(be)->q, dst->m, CL_TRUE, off, bytes, src, 0, NULL, NULL);
     if (err != CL_SUCCESS) return niti_cl_fail(err, "clEnqueueWriteBuffer", "upload");
     return NITI_OK;
@@ -677,6 +690,7 @@ static niti_status zeros(cl_impl *im, size_t bytes, cl_mem *out)
     NITI_TRY(scratch(im, SCR_ZERO, bytes, out));
     if (grow) {
         cl_uchar z = 0;
+        im->seq++;
         cl_int err = clEnqueueFillBuffer(im->q, *out, &z, 1, 0, im->scr[SCR_ZERO].bytes, 0, NULL,
                                          NULL);
         if (err != CL_SUCCESS) return niti_cl_fail(err, "clEnqueueFillBuffer", "zeros");
@@ -684,11 +698,16 @@ static niti_status zeros(cl_impl *im, size_t bytes, cl_mem *out)
     return NITI_OK;
 }
 
+/* The most partial maxima a GEMM hands to requant (each requant task reads them all). */
+#define NITI_GEMM_MAX_PARTS 256
+
 /* Runs the micro-kernel: C[m, n] (+)= sum over the reduction of row(m) * B(n), rows Mst, Np panel
- * columns (Nst valid), S chunks of kc4 groups of 4 terms. */
+ * columns (Nst valid), S chunks of kc4 groups of 4 terms. With maxp (one chunk, int32 output) and
+ * a grid of at most NITI_GEMM_MAX_PARTS work-items, their partial maxima |C| go to maxp and *np
+ * is their count (else 0). */
 static niti_status run_mk(cl_impl *im, mk_cfg c, const row_view *rv, cl_mem B, cl_mem C,
                           int out64, int Mst, int Nst, int ldc, size_t cstride, int Kp4, int kc4,
-                          int Np, int S, const char *op)
+                          int Np, int S, cl_mem maxp, size_t *np, const char *op)
 {
     size_t pg = (size_t)Np / 16 / (size_t)c.NV;
     size_t mb = cdiv((size_t)Mst, (size_t)c.RM);
@@ -719,6 +738,10 @@ static niti_status run_mk(cl_impl *im, mk_cfg c, const row_view *rv, cl_mem B, c
     ka_int(&a, kb4);
     ka_int(&a, (int)rb);
     size_t gs[3] = {pg, cdiv(mb, rb), (size_t)S}, ls[3] = {1, 1, 1};
+    int want_max = maxp && S == 1 && !out64 && gs[0] * gs[1] <= NITI_GEMM_MAX_PARTS;
+    ka_mem(&a, want_max ? maxp : B);
+    ka_int(&a, want_max);
+    if (np) *np = want_max ? gs[0] * gs[1] : 0;
     return launch(im, &a, 3, gs, ls, op);
 }
 
@@ -745,7 +768,7 @@ static niti_status cpu_conv(cl_impl *im, int mode, cl_mem X, cl_mem Wsrc, int Hi
     size_t items = cdiv((size_t)M, (size_t)c.RM) * (NP / (size_t)c.NV);
     int S, kc4;
     cpu_chunks(im, Kp4, items, 1, &S, &kc4);
-    cl_mem PA = NULL, PB = NULL, Y = out->m;
+    cl_mem PA = NULL, PB = NULL, MX = NULL, Y = out->m;
     NITI_TRY(scratch(im, SCR_PACKB, Np * Kp, &PB));
     int direct = S == 1;
     if (!direct) NITI_TRY(scratch(im, SCR_SPLIT, MN * 4 * (size_t)S, &Y));
@@ -793,8 +816,15 @@ static niti_status cpu_conv(cl_impl *im, int mode, cl_mem X, cl_mem Wsrc, int Hi
     ka_int(&b, pad_ch ? Cp : 1);
     NITI_TRY(launch_tasks(im, &b, Kp4 * NP, op));
 
+    size_t np = 0;
+    if (direct && acc_t == NITI_I32)
+        NITI_TRY(scratch(im, SCR_MAXP, NITI_GEMM_MAX_PARTS * sizeof(cl_ulong), &MX));
     NITI_TRY(run_mk(im, c, &rv, PB, Y, direct && acc_t == NITI_I64, M, Ncol, Ncol, MN,
-                    (int)Kp4, kc4, (int)Np, S, op));
+                    (int)Kp4, kc4, (int)Np, S, MX, &np, op));
+    if (np) {
+        im->gemm_max.m = out->m, im->gemm_max.n = MN, im->gemm_max.np = np;
+        im->gemm_max.seq = im->seq;
+    }
     if (direct) return NITI_OK;
     kargs r = ka_begin(im, acc_t == NITI_I64 ? K_SUM_TO_I64 : K_SUM_TO_I32);
     ka_mem(&r, Y);
@@ -934,8 +964,8 @@ static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_
     int L = mode == 0 ? g->Wo / 4 : mode == 1 ? g->Ho * Wp / 4 : mode == 3 ? g->Ho * g->Wo / 4 : (int)Qp4;
     int Hq = mode == 0 ? g->Ho : 1;
     row_view rv = {PA, Hp, mode == 3 ? g->Wo : Wp, I, Hq, L, k, (int)Pst, mode == 3 ? 1u : 0u};
-    WS_TRY(&wr, run_mk(im, c, &rv, PB, P, 0, K, O, O, KO, (int)Qp4, kc4, (int)Np, S,
-                    "conv_wgrad"));
+    WS_TRY(&wr, run_mk(im, c, &rv, PB, P, 0, K, O, O, KO, (int)Qp4, kc4, (int)Np, S, NULL, NULL,
+                       "conv_wgrad"));
     kargs r = ka_begin(im, K_WGRAD_REDUCE_T);
     ka_mem(&r, P);
     ka_int(&r, S);
@@ -995,7 +1025,12 @@ static niti_status cl_requant(niti_backend *be, niti_buf *acc, niti_dtype acc_t,
     /* The shift needs the whole tensor's max |acc|: partial maxima first, then one pass. */
     int cpu = cpu_ops(im);
     size_t np = 0;
-    if (cpu) {
+    if (cpu && !is64 && im->gemm_max.m == acc->m && im->gemm_max.n == n &&
+        im->gemm_max.seq == im->seq && im->gemm_max.np) {
+        /* the GEMM that wrote acc just now left its maxima */
+        part = im->scr[SCR_MAXP].m;
+        np = im->gemm_max.np;
+    } else if (cpu) {
         NITI_TRY(cpu_max_abs(im, acc->m, is64, n, part, &np, "requant"));
     } else {
         np = red_groups(im, n);

@@ -225,6 +225,71 @@ static void test_conv(void)
     test_conv_one(2, 260, 260, 1, 1, 1, 0, 3, 3, 0);
 }
 
+/* conv_fwd / conv_dgrad, then requant of their output at once (as a network does): the CPU GEMM
+ * paths hand their partial maxima |acc| to that requant instead of a max pass. The input is
+ * small (|x| <= 2) but for one pixel (or one error position) of extreme values, placed at random,
+ * so that the maximum lies in few outputs of one work-item: a partial maximum that is lost or
+ * taken from the wrong outputs changes the shift. */
+static void test_conv_requant_one(int N, int H, int W, int I, int O, int k, int pad, int where)
+{
+    niti_conv_geom g;
+    if (niti_conv_geom_init(&g, N, H, W, I, O, k, pad) != NITI_OK) return;
+    char ctx[160];
+    snprintf(ctx, sizeof ctx, "conv+requant N%d %dx%d I%d O%d k%d p%d at %d", N, H, W, I, O, k,
+             pad, where);
+    size_t na = (size_t)N * H * W * I, nw = (size_t)O * k * k * I, ne = (size_t)N * g.Ho * g.Wo * O;
+    int8_t *a = malloc(na), *w = malloc(nw), *e = malloc(ne);
+    fill_i8(a, na, 4, 0);
+    fill_i8(w, nw, 0, 0);
+    fill_i8(e, ne, 4, 0);
+    /* the extreme pixel: random (where < 0), first (0) or last (1) */
+    size_t pa = (size_t)rint_in(0, (int)(na / I) - 1) * I, pe = (size_t)rint_in(0, (int)(ne / O) - 1) * O;
+    if (where >= 0) pa = where ? na - I : 0, pe = where ? ne - O : 0;
+    for (int c = 0; c < I; c++) a[pa + c] = (int8_t)(rnd() & 1 ? 127 : -127);
+    for (int o = 0; o < O; o++) e[pe + o] = (int8_t)(rnd() & 1 ? 127 : -127);
+    pb A = pb_new(a, na, "A"), Wb = pb_new(w, nw, "W"), E = pb_new(e, ne, "E");
+    for (int dir = 0; dir < 2; dir++) {
+        size_t n = dir ? na : ne;
+        niti_dtype t = niti_acc_dtype((int64_t)k * k * (dir ? O : I));
+        size_t es = niti_dtype_size(t);
+        unsigned char *junk = malloc(n * es + 1);
+        for (size_t i = 0; i < n * es; i++) junk[i] = (unsigned char)rnd();
+        int32_t sc[4] = {0, 0, 0, 0};
+        pb acc = pb_new(junk, n * es, "acc"), out = pb_new(junk, n, "out");
+        pb S = pb_new(sc, sizeof sc, "scalars");
+        niti_rule rule = rnd() & 1 ? NITI_RULE_NITI20 : NITI_RULE_NITI21;
+        if (dir == 0)
+            RUN(R->ops->conv_fwd(R, &g, A.r, Wb.r, acc.r, t),
+                D->ops->conv_fwd(D, &g, A.d, Wb.d, acc.d, t), ctx);
+        else
+            RUN(R->ops->conv_dgrad(R, &g, E.r, Wb.r, acc.r, t),
+                D->ops->conv_dgrad(D, &g, E.d, Wb.d, acc.d, t), ctx);
+        RUN(R->ops->requant(R, acc.r, t, n, rule, NITI_ROUND, out.r, S.r, 0, 1, 0, 2),
+            D->ops->requant(D, acc.d, t, n, rule, NITI_ROUND, out.d, S.d, 0, 1, 0, 2), ctx);
+        CHECK(pb_same(&acc, es, dir ? "dgrad acc" : "fwd acc", ctx));
+        CHECK(pb_same(&out, 1, "requant values", ctx));
+        CHECK(pb_same(&S, 4, "requant scalars", ctx));
+        pb_free(&acc), pb_free(&out), pb_free(&S);
+        free(junk);
+    }
+    pb_free(&A), pb_free(&Wb), pb_free(&E);
+    free(a), free(w), free(e);
+}
+
+static void test_conv_requant(void)
+{
+    for (int where = 0; where < 2; where++) {
+        test_conv_requant_one(4, 16, 16, 32, 64, 3, 1, where);
+        test_conv_requant_one(2, 9, 7, 20, 30, 3, 1, where); /* partial panels and row blocks */
+        test_conv_requant_one(64, 1, 1, 300, 100, 1, 0, where); /* linear */
+    }
+    for (int r = 0; r < (quick ? 10 : 40); r++) {
+        int k = (int[]){1, 3, 5}[rint_in(0, 2)], pad = rint_in(0, k / 2);
+        int H = rint_in(k, 20), W = rint_in(k, 20);
+        test_conv_requant_one(rint_in(1, 8), H, W, rint_in(1, 64), rint_in(1, 80), k, pad, -1);
+    }
+}
+
 /* ---------------------------------------------------------------- requant */
 
 static void test_requant_one(int64_t *vals, size_t n, niti_dtype t, niti_rule rule,
@@ -513,6 +578,7 @@ int main(void)
     if (niti_backend_ref_create(&R) != NITI_OK) return 1;
     printf("device: %s (%s)\n", D->name, D->short_name);
     test_conv();
+    test_conv_requant();
     test_requant();
     test_elementwise();
     test_loss();
