@@ -22,7 +22,8 @@ typedef char16 niti_char16_u __attribute__((aligned(1)));
 #define NITI_ST16(p, v) vstore16(as_uchar16(v), 0, (__global uchar *)(p))
 #endif
 
-/* |x| of 16 int32 lanes as magnitudes (INT_MIN too), and the largest of 16 lanes. */
+/* |x| of 16 int32 (8 int64) lanes as magnitudes (INT_MIN, LONG_MIN too), and the largest
+ * lane. OpenCL C has no generics: one pair per width. */
 inline uint16 niti_vabs32(int16 v)
 {
     uint16 u = as_uint16(v);
@@ -33,6 +34,17 @@ inline uint niti_hmax16(uint16 v)
     uint8 a = max(v.lo, v.hi);
     uint4 b = max(a.lo, a.hi);
     uint2 c = max(b.lo, b.hi);
+    return max(c.lo, c.hi);
+}
+inline ulong8 niti_vabs64(long8 v)
+{
+    ulong8 u = as_ulong8(v);
+    return select(u, (ulong8)0 - u, v < 0);
+}
+inline ulong niti_hmax8(ulong8 v)
+{
+    ulong4 b = max(v.lo, v.hi);
+    ulong2 c = max(b.lo, b.hi);
     return max(c.lo, c.hi);
 }
 

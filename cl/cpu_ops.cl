@@ -10,17 +10,6 @@
 
 #define NITI_TASK __attribute__((reqd_work_group_size(1, 1, 1)))
 
-inline ulong8 niti_vabs64(long8 v)
-{
-    ulong8 u = as_ulong8(v);
-    return select(u, (ulong8)0 - u, v < 0);
-}
-inline ulong niti_hmax8(ulong8 v)
-{
-    ulong4 b = max(v.lo, v.hi);
-    ulong2 c = max(b.lo, b.hi);
-    return max(c.lo, c.hi);
-}
 inline ulong niti_partials_max(__global const ulong *p, int np)
 {
     ulong m = 0;
