@@ -260,8 +260,10 @@ NITI_GI void niti_row_geom(int m, int Mst, int Hout, int Wout, int Hin, int Win,
 /* G[o, ky, kx, c] = sum_m E[m, o] * A[img, y+ky-pad, x+kx-pad, c] as a GEMM with rows
  * kk = (ky, kx, c), columns o and the reduction over E positions, without an im2col:
  *   row operand  niti_pack_apad_t: Apad^T[c][P] = A[img, Y-pad, X-pad, c] ^ xorv at the position
- *                P = (img * Hp + Y) * Wp + X of the padded grid (Hp = H + 2 pad, Wp = W + 2 pad;
- *                xorv outside), rows of Pst bytes. Row kk reads Apad^T[c] from ky * Wp + kx on.
+ *                P = (img * Hp + Y) * Wp + X of the padded grid (Hp = H + 2 pad; xorv outside),
+ *                rows of Pst bytes. Row kk reads Apad^T[c] from ky * Wp + kx on. The pitch Wp is
+ *                W + pad where pad <= k - 1 (the host's wg_pitch): no right padding of its own,
+ *                a read past a row's end lands in the next row's left padding; else W + 2 pad.
  *   panel operand niti_pack_epanel: E^T in panel layout over a reduction index q of a grid
  *                (img, Y, X) of Hg x Wg per image: E[img, Y, X, :] for Y < Ho, X < Wo, else 0.
  * The grid is the E tensor itself (Hg = Ho, Wg = Wo, needs Wo % 4 == 0: "compact", exactly the
@@ -269,7 +271,8 @@ NITI_GI void niti_row_geom(int m, int Mst, int Hout, int Wout, int Hin, int Win,
  * columns X >= Wo), or the padded grid (Hg = Hp, Wg = Wp: any shape). The micro-kernel walks the
  * reduction in runs of L groups of 4 (compact: one E row; row-padded: one image; padded: one run)
  * and points each row at the run's position in the padded grid of Apad^T. Exactness as above:
- * chunks of at most 65536 terms; the vnni offset is corrected with the column sums of E^T. */
+ * chunks of at most 65536 terms; the vnni offset is corrected with the column sums of E^T
+ * (NITI_SUB_PREP). */
 
 /* Transposes 8 consecutive positions of I channels (s[j * I + c], j < 8) into 8 consecutive
  * bytes of I rows (d[c * Pst + j]), xor-ing x8 (the offset byte in all 8 lanes) into each byte.

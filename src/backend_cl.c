@@ -857,10 +857,20 @@ typedef struct wg_plan {
     size_t Qp, Pst, bytes[3];
 } wg_plan;
 
+/* The row pitch of the padded grid of Apad^T: W + pad, not W + 2 pad. A row's right padding is
+ * then the next row's left padding (a read past a row's end lands in the next row's first pad
+ * columns, which are zero, or in the next image's top padding), and the row-padded reduction grid
+ * (Ho x pitch per image) carries half the zero columns. Possible when the grid still holds a row
+ * of E: W + pad >= Wo, that is pad <= k - 1. */
+static int wg_pitch(const niti_conv_geom *g)
+{
+    return g->pad <= g->k - 1 ? g->W + g->pad : g->W + 2 * g->pad;
+}
+
 static void wg_plan_make(const cl_impl *im, const niti_conv_geom *g, int mode, size_t items,
                          size_t Np, size_t KO, wg_plan *p)
 {
-    int Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad;
+    int Hp = g->H + 2 * g->pad, Wp = wg_pitch(g);
     p->mode = mode;
     p->Hg = mode == 2 ? Hp : g->Ho;
     p->Wg = mode == 0 || mode == 3 ? g->Wo : Wp;
@@ -885,7 +895,7 @@ static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_
                              niti_buf *G)
 {
     int N = g->N, K = g->k * g->k * g->I, O = g->O, I = g->I, k = g->k;
-    int Hp = g->H + 2 * g->pad, Wp = g->W + 2 * g->pad;
+    int Hp = g->H + 2 * g->pad, Wp = wg_pitch(g);
     int vnni = im->gemm == GEMM_VNNI;
     /* The grid of the reduction (gemm_cpu.cl, "wgrad, transposed form"), by a rough cost: terms
      * plus about two steps of pointer set-up per run:
