@@ -200,8 +200,8 @@ static void test_conv(void)
     test_conv_one(3, 7, 6, 72, 17, 3, 2, 0, 0, 0);
     test_conv_one(2, 10, 16, 128, 36, 3, 1, 2, 2, 0);
     /* the same in the tap-expanded wgrad layout (narrow padded rows, given a work space) */
-    test_conv_one(2, 2, 9, 136, 24, 3, 2, 0, 0, 0);
-    test_conv_one(2, 4, 16, 136, 24, 5, 2, 0, 0, 0);
+    test_conv_one(2, 6, 12, 136, 24, 3, 0, 0, 0, 0);
+    test_conv_one(2, 6, 16, 136, 24, 5, 0, 0, 0, 0);
     /* Random shapes. */
     int reps = quick ? 60 : 300;
     for (int r = 0; r < reps; r++) {
