@@ -274,6 +274,13 @@ NITI_GI void niti_row_geom(int m, int Mst, int Hout, int Wout, int Hin, int Win,
  * chunks of at most 65536 terms; the vnni offset is corrected with the column sums of E^T
  * (NITI_SUB_PREP). */
 
+/* 64 bytes at any address as 8 words (little-endian, as on every CPU device). */
+NITI_GI ulong8 niti_load64(__global const uchar *p)
+{
+    return (ulong8)(as_ulong2(vload16(0, p)), as_ulong2(vload16(1, p)), as_ulong2(vload16(2, p)),
+                    as_ulong2(vload16(3, p)));
+}
+
 /* Transposes 8 consecutive positions of I channels (s[j * I + c], j < 8) into 8 consecutive
  * bytes of I rows (d[c * Pst + j]), xor-ing x8 (the offset byte in all 8 lanes) into each byte.
  * Words of 8 channels are transposed as 8 x 8 byte matrices by three rounds of masked swaps
@@ -298,14 +305,6 @@ NITI_GI void niti_row_geom(int m, int Mst, int Hout, int Wout, int Hin, int Win,
     NITI_TR8_ROUND(T, r, 2, 3, 8, 0x00FF00FF00FF00FFUL)                                            \
     NITI_TR8_ROUND(T, r, 4, 5, 8, 0x00FF00FF00FF00FFUL)                                            \
     NITI_TR8_ROUND(T, r, 6, 7, 8, 0x00FF00FF00FF00FFUL)
-
-/* 64 bytes at any address as 8 words (little-endian, as on every CPU device). */
-NITI_GI ulong8 niti_load64(__global const uchar *p)
-{
-    return (ulong8)(as_ulong2(vload16(0, p)), as_ulong2(vload16(1, p)), as_ulong2(vload16(2, p)),
-                    as_ulong2(vload16(3, p)));
-}
-
 
 NITI_GI void niti_transpose8(__global const uchar *s, int I, __global uchar *d, long Pst, ulong x8)
 {
@@ -347,6 +346,20 @@ NITI_GI void niti_transpose1(__global const uchar *s, int I, __global uchar *d, 
         for (int c = 0; c < I; c++) d[(long)c * Pst] = x;
 }
 
+/* n consecutive positions to n consecutive bytes of I rows: positions lo <= j < hi from s0 on
+ * (stride I: position j at s0 + (j - lo) I), the others padding (x alone). */
+NITI_GI void niti_transpose_span(__global const uchar *s0, int lo, int hi, int n, int I,
+                                 __global uchar *d, long Pst, uchar x)
+{
+    const ulong x8 = (ulong)x * 0x0101010101010101UL;
+    hi = max(lo, hi);
+    int j = 0;
+    for (; j < lo; j++) niti_transpose1(0, I, d + j, Pst, x);
+    for (; j + 8 <= hi; j += 8) niti_transpose8(s0 + (long)(j - lo) * I, I, d + j, Pst, x8);
+    for (; j < hi; j++) niti_transpose1(s0 + (long)(j - lo) * I, I, d + j, Pst, x);
+    for (; j < n; j++) niti_transpose1(0, I, d + j, Pst, x);
+}
+
 /* Tasks over units of Wp positions (padded-grid rows (img, Y), then the tail up to Pst). */
 __kernel NITI_PACK_WG void niti_pack_apad_t(__global const uchar *A, __global uchar *out, int N,
                                             int H, int W, int I, int pad, int Hp, int Wp,
@@ -354,24 +367,15 @@ __kernel NITI_PACK_WG void niti_pack_apad_t(__global const uchar *A, __global uc
 {
     const int units = (int)((Pst + Wp - 1) / Wp);
     const int u0 = (int)get_global_id(0) * per, u1 = min(units, u0 + per);
-    const uchar x = (uchar)xorv;
-    const ulong x8 = (ulong)x * 0x0101010101010101UL;
     for (int u = u0; u < u1; u++) {
         long P0 = (long)u * Wp;
         int img = u / Hp, Y = u - img * Hp, iy = Y - pad;
         int rowok = img < N && iy >= 0 && iy < H;
         int Xend = (int)min((long)Wp, Pst - P0);
-        __global const uchar *arow = A + (((long)img * H + iy) * W) * I;
-        int X = 0;
-        if (rowok) {
-            for (; X < pad && X < Xend; X++) niti_transpose1(0, I, out + P0 + X, Pst, x);
-            int Xin = min(Xend, pad + W); /* interior: A[img, iy, X - pad, :] */
-            for (; X + 8 <= Xin; X += 8)
-                niti_transpose8(arow + (long)(X - pad) * I, I, out + P0 + X, Pst, x8);
-            for (; X < Xin; X++)
-                niti_transpose1(arow + (long)(X - pad) * I, I, out + P0 + X, Pst, x);
-        }
-        for (; X < Xend; X++) niti_transpose1(0, I, out + P0 + X, Pst, x);
+        /* interior pad <= X < pad + W: A[img, iy, X - pad, :] */
+        int lo = rowok ? min(pad, Xend) : Xend, hi = rowok ? min(Xend, pad + W) : Xend;
+        niti_transpose_span(rowok ? A + (((long)img * H + iy) * W) * I : A, lo, hi, Xend, I,
+                            out + P0, Pst, (uchar)xorv);
     }
 }
 
@@ -384,23 +388,15 @@ __kernel NITI_PACK_WG void niti_pack_apad_kx(__global const uchar *A, __global u
 {
     const int units = N * Hp;
     const int u0 = (int)get_global_id(0) * per, u1 = min(units, u0 + per);
-    const uchar x = (uchar)xorv;
-    const ulong x8 = (ulong)x * 0x0101010101010101UL;
     for (int u = u0; u < u1; u++) {
         int img = u / Hp, Y = u - img * Hp, iy = Y - pad;
         int rowok = iy >= 0 && iy < H;
-        __global const uchar *arow = A + (((long)img * H + iy) * W) * I;
         for (int kx = 0; kx < k; kx++) {
-            __global uchar *obase = out + (long)kx * I * Pst + (long)u * Wo;
             /* x + kx - pad inside A for lo <= x < hi */
-            int lo = rowok ? max(0, pad - kx) : Wo, hi = rowok ? min(Wo, W + pad - kx) : Wo;
-            int xo = 0;
-            for (; xo < lo; xo++) niti_transpose1(0, I, obase + xo, Pst, x);
-            for (; xo + 8 <= hi; xo += 8)
-                niti_transpose8(arow + (long)(xo + kx - pad) * I, I, obase + xo, Pst, x8);
-            for (; xo < hi; xo++)
-                niti_transpose1(arow + (long)(xo + kx - pad) * I, I, obase + xo, Pst, x);
-            for (; xo < Wo; xo++) niti_transpose1(0, I, obase + xo, Pst, x);
+            int lo = rowok ? min(Wo, max(0, pad - kx)) : Wo, hi = rowok ? min(Wo, W + pad - kx) : Wo;
+            niti_transpose_span(rowok ? A + (((long)img * H + iy) * W + lo + kx - pad) * I : A, lo,
+                                hi, Wo, I, out + (long)kx * I * Pst + (long)u * Wo, Pst,
+                                (uchar)xorv);
         }
     }
 }
@@ -623,7 +619,7 @@ NITI_VNNI_KERNEL(12, 1)
         NITI_MK_ARGS)                                                                              \
     {                                                                                              \
         __global const int16 *Bp = (__global const int16 *)B + (long)get_global_id(0) * NV * Kp4; \
-        NITI_MK_BODY_WG(RM, NV, NITI_VNNI_STEP_WG)                                                    \
+        NITI_MK_BODY_WG(RM, NV, NITI_VNNI_STEP_WG)                                                 \
     }
 NITI_VNNI_WG_KERNEL(4, 4)
 NITI_VNNI_WG_KERNEL(8, 2)
