@@ -480,40 +480,55 @@ __kernel NITI_PACK_WG void niti_wgrad_reduce_t(__global const int *P, int S, int
     }
 }
 
+/* The first row of row block rbi of the transposed wgrad: blocks in the order (channel block, tap)
+ * when the blocks hold whole channel blocks (reord: Cin % RM == 0), so that the k * k taps of RM
+ * channels, which read the same rows of Apad^T at small shifts, run one after another and find
+ * them in cache; else in row order. */
+NITI_GI int niti_wg_m0(int rbi, int RM, int Cin, int k, int reord)
+{
+    if (!reord) return rbi * RM;
+    const int cb = rbi / (k * k), tb = rbi - cb * (k * k);
+    return tb * Cin + cb * RM;
+}
+
+/* The offset of row m = (ky, kx, c) in the row operand (layouts: see NITI_MK_BODY_WG). */
+NITI_GI long niti_wg_roff(int m, int Cin, int k, int Pst, int Win, uint tapx)
+{
+    int tap = m / Cin, c = m - tap * Cin;
+    int ky = tap / k, kx = tap - ky * k;
+    return tapx ? ((long)kx * Cin + c) * Pst + ky * Win : (long)c * Pst + ky * Win + kx;
+}
+
 /* The micro-kernel body of the transposed wgrad. Arguments as NITI_MK_ARGS with: X = Apad^T
  * (bytes), Cin = I, k, Win = Wp, Hin = Hp, Hout = E rows per image in the run structure (Hq),
  * Wout = groups per run (L), pad = Pst (row stride of Apad^T in bytes). Rows m = (ky, kx, c).
  * xorv (no offset is xor-ed here: the packs carry it) selects the row layout: 0 the padded grid
  * above; 1 the tap-expanded copy of niti_pack_apad_kx (rows (kx, c) over a grid of Hp x Wo per
  * image, Win = Wo), where row (ky, kx, c) starts at row (kx, c) + ky * Wo and a whole image's
- * E positions are one run with no zero terms.
+ * E positions are one run with no zero terms. Row blocks run in the order of niti_wg_m0.
  * Row reads are 4-byte words at any byte offset (CPU devices only). */
 #define NITI_MK_BODY_WG(RM, NV, STEP)                                                              \
     const int pg = (int)get_global_id(0), rbg = (int)get_global_id(1), s = (int)get_global_id(2); \
     const int g0 = s * kc4, g1 = min(Kp4, g0 + kc4);                                               \
     __global const uchar *Xb = (__global const uchar *)X;                                          \
+    const int reord = Cin % RM == 0;                                                               \
     __global void *Cs = (__global char *)C + (out64 ? 8 : 4) * s * cstride;                       \
     uint16 mx = (uint16)0;                                                                         \
     for (int gb = g0; gb < g1; gb += kb4) {                                                        \
         const int ge = min(g1, gb + kb4);                                                          \
         NITI_SUB_PREP(NV);                                                                         \
         for (int rb = 0; rb < RB; rb++) {                                                          \
-            const int m0 = (rbg * RB + rb) * RM;                                                   \
-            if (m0 >= Mst) break;                                                                  \
-            long roff[RM];                                                                         \
-            _Pragma("unroll") for (int r = 0; r < RM; r++)                                         \
-            {                                                                                      \
-                int m = min(m0 + r, Mst - 1);                                                      \
-                int tap = m / Cin, c = m - tap * Cin;                                              \
-                int ky = tap / k, kx = tap - ky * k;                                               \
-                roff[r] = xorv ? ((long)kx * Cin + c) * pad + ky * Win                             \
-                               : (long)c * pad + ky * Win + kx;                                    \
-            }                                                                                      \
-            NITI_ACC_DECL(RM, NV);                                                                 \
+            const int rbi = rbg * RB + rb;                                                         \
+            if (rbi * RM >= Mst) break;                                                            \
             /* the runs: from the sub-chunk's first position on, stepping over the grid's gaps */ \
             const int R0 = gb / Wout, img0 = R0 / Hout;                                           \
             int j0 = gb - R0 * Wout, yy = R0 - img0 * Hout;                                        \
             const long pos = ((long)img0 * Hin + yy) * Win + 4 * j0;                               \
+            const int m0 = niti_wg_m0(rbi, RM, Cin, k, reord);                                    \
+            long roff[RM];                                                                         \
+            _Pragma("unroll") for (int r = 0; r < RM; r++) roff[r] =                               \
+                niti_wg_roff(min(m0 + r, Mst - 1), Cin, k, pad, Win, xorv);                        \
+            NITI_ACC_DECL(RM, NV);                                                                 \
             __global const uchar *aq[RM];                                                          \
             _Pragma("unroll") for (int r = 0; r < RM; r++) aq[r] = Xb + roff[r] + pos;             \
             for (int g = gb; g < ge;) {                                                            \
