@@ -264,8 +264,10 @@ NITI_GI void niti_row_geom(int m, int Mst, int Hout, int Wout, int Hin, int Win,
  *                rows of Pst bytes. Row kk reads Apad^T[c] from ky * Wp + kx on. The pitch Wp is
  *                W + pad where pad <= k - 1 (the host's wg_pitch): no right padding of its own,
  *                a read past a row's end lands in the next row's left padding; else W + 2 pad.
- *   panel operand niti_pack_epanel: E^T in panel layout over a reduction index q of a grid
- *                (img, Y, X) of Hg x Wg per image: E[img, Y, X, :] for Y < Ho, X < Wo, else 0.
+ *   panel operand E^T in panel layout over a reduction index q of a grid (img, Y, X) of Hg x Wg
+ *                per image: E[img, Y, X, :] for Y < Ho, X < Wo, else 0; packed by
+ *                niti_pack_epanel (portable) or built per sub-chunk in the micro-kernel from E
+ *                itself (vnni: niti_wg_subpanel, no packed copy in memory).
  * The grid is the E tensor itself (Hg = Ho, Wg = Wo, needs Wo % 4 == 0: "compact", exactly the
  * N Ho Wo terms), or Ho x Wp per image ("row-padded", needs Ho Wp % 4 == 0, zero terms in the
  * columns X >= Wo), or the padded grid (Hg = Hp, Wg = Wp: any shape). The micro-kernel walks the
@@ -401,11 +403,12 @@ __kernel NITI_PACK_WG void niti_pack_apad_kx(__global const uchar *A, __global u
     }
 }
 
-/* Panel operand E^T over the grid (see above), Qp reduction positions (a multiple of 4). Tasks:
- * groups g of 4 positions, all panels each. vnni layout [p][Qp/4][16][4], portable [p][Qp][16]. */
+/* Panel operand E^T over the grid (see above) for the portable path, Qp reduction positions (a
+ * multiple of 4), layout [p][Qp][16]. Tasks: groups g of 4 positions, all panels each. (The vnni
+ * path builds its panel operand inside the micro-kernel: niti_wg_subpanel.) */
 __kernel NITI_PACK_WG void niti_pack_epanel(__global const char *E, __global char *out, int N,
                                             int Ho, int Wo, int O, int Hg, int Wg, int Qp,
-                                            int vnni, int NP, int per)
+                                            int NP, int per)
 {
     const int Qp4 = Qp >> 2;
     const int gA = (int)get_global_id(0) * per, gB = min(Qp4, gA + per);
@@ -422,41 +425,17 @@ __kernel NITI_PACK_WG void niti_pack_epanel(__global const char *E, __global cha
         }
         for (int p = 0; p < NP; p++) {
             int o0 = p * 16;
-            char16 rows[4];
+            __global char *d = out + ((long)p * Qp + 4 * g) * 16;
             for (int q = 0; q < 4; q++) {
-                if (!ok[q] || o0 >= O) rows[q] = (char16)0;
-                else if (o0 + 16 <= O) rows[q] = vload16(0, row[q] + o0);
+                char16 v;
+                if (!ok[q] || o0 >= O) v = (char16)0;
+                else if (o0 + 16 <= O) v = vload16(0, row[q] + o0);
                 else {
                     char tmp[16];
                     for (int l = 0; l < 16; l++) tmp[l] = o0 + l < O ? row[q][o0 + l] : 0;
-                    rows[q] = vload16(0, tmp);
+                    v = vload16(0, tmp);
                 }
-            }
-            if (vnni) {
-                __global char *d = out + ((long)p * Qp4 + g) * 64;
-                char16 o_0 = (char16)(rows[0].s0, rows[1].s0, rows[2].s0, rows[3].s0, rows[0].s1,
-                                      rows[1].s1, rows[2].s1, rows[3].s1, rows[0].s2, rows[1].s2,
-                                      rows[2].s2, rows[3].s2, rows[0].s3, rows[1].s3, rows[2].s3,
-                                      rows[3].s3);
-                char16 o_1 = (char16)(rows[0].s4, rows[1].s4, rows[2].s4, rows[3].s4, rows[0].s5,
-                                      rows[1].s5, rows[2].s5, rows[3].s5, rows[0].s6, rows[1].s6,
-                                      rows[2].s6, rows[3].s6, rows[0].s7, rows[1].s7, rows[2].s7,
-                                      rows[3].s7);
-                char16 o_2 = (char16)(rows[0].s8, rows[1].s8, rows[2].s8, rows[3].s8, rows[0].s9,
-                                      rows[1].s9, rows[2].s9, rows[3].s9, rows[0].sa, rows[1].sa,
-                                      rows[2].sa, rows[3].sa, rows[0].sb, rows[1].sb, rows[2].sb,
-                                      rows[3].sb);
-                char16 o_3 = (char16)(rows[0].sc, rows[1].sc, rows[2].sc, rows[3].sc, rows[0].sd,
-                                      rows[1].sd, rows[2].sd, rows[3].sd, rows[0].se, rows[1].se,
-                                      rows[2].se, rows[3].se, rows[0].sf, rows[1].sf, rows[2].sf,
-                                      rows[3].sf);
-                NITI_ST16(d, o_0);
-                NITI_ST16(d + 16, o_1);
-                NITI_ST16(d + 32, o_2);
-                NITI_ST16(d + 48, o_3);
-            } else {
-                __global char *d = out + ((long)p * Qp + 4 * g) * 16;
-                for (int q = 0; q < 4; q++) NITI_ST16(d + 16 * q, rows[q]);
+                NITI_ST16(d + 16 * q, v);
             }
         }
     }
@@ -499,6 +478,48 @@ NITI_GI long niti_wg_roff(int m, int Cin, int k, int Pst, int Win, uint tapx)
     return tapx ? ((long)kx * Cin + c) * Pst + ky * Win : (long)c * Pst + ky * Win + kx;
 }
 
+/* The vnni wgrad's panel operand is not packed in memory: each work-item builds the sub-panel of
+ * its sub-chunk (groups gb <= g < ge, panels pg NV + v) in local memory from E, NHWC, itself:
+ * Bs[v * kb4 + g - gb] lane l = the bytes E[P, o] of the 4 grid positions P = 4 g + q (byte q),
+ * o = (pg NV + v) 16 + l, 0 for positions outside E and columns o >= O. kb4 NV <= NITI_WG_SUB. */
+#define NITI_WG_SUB 512
+
+/* 16 bytes of an E row from column o0 on (0 past O; row 0: a position outside E). */
+NITI_GI int16 niti_e16(__global const uchar *row, int o0, int O)
+{
+    if (!row || o0 >= O) return (int16)0;
+    if (o0 + 16 <= O) return convert_int16(vload16(0, row + o0));
+    uchar t[16];
+    for (int l = 0; l < 16; l++) t[l] = o0 + l < O ? row[o0 + l] : 0;
+    return convert_int16(vload16(0, t));
+}
+
+NITI_GI long niti_wg_subpanel(__global const uchar *E, __local int16 *Bs, int gb, int ge, int kb4,
+                              int NV, int pg, int N, int Ho, int Wo, int O, int Hg, int Wg)
+{
+    const int HWg = Hg * Wg, P = 4 * gb;
+    int img = P / HWg, r = P - img * HWg, Y = r / Wg, X = r - Y * Wg;
+    for (int g = gb; g < ge; g++) {
+        __global const uchar *row[4];
+        for (int q = 0; q < 4; q++) {
+            row[q] = img < N && Y < Ho && X < Wo ? E + (((long)img * Ho + Y) * Wo + X) * O : 0;
+            if (++X == Wg) {
+                X = 0;
+                if (++Y == Hg) Y = 0, img++;
+            }
+        }
+        for (int v = 0; v < NV; v++) {
+            const int o0 = (pg * NV + v) * 16;
+            Bs[v * kb4 + g - gb] = niti_e16(row[0], o0, O) | niti_e16(row[1], o0, O) << 8 |
+                                   niti_e16(row[2], o0, O) << 16 | niti_e16(row[3], o0, O) << 24;
+        }
+    }
+    /* the E row of the next position on the grid (-1: none) */
+    if (X >= Wo) X = 0, Y++;
+    if (Y >= Ho) X = 0, Y = Ho;
+    return img < N ? ((long)img * Ho + Y) * Wo + X : -1;
+}
+
 /* The micro-kernel body of the transposed wgrad. Arguments as NITI_MK_ARGS with: X = Apad^T
  * (bytes), Cin = I, k, Win = Wp, Hin = Hp, Hout = E rows per image in the run structure (Hq),
  * Wout = groups per run (L), pad = Pst (row stride of Apad^T in bytes). Rows m = (ky, kx, c).
@@ -516,18 +537,23 @@ NITI_GI long niti_wg_roff(int m, int Cin, int k, int Pst, int Win, uint tapx)
     uint16 mx = (uint16)0;                                                                         \
     for (int gb = g0; gb < g1; gb += kb4) {                                                        \
         const int ge = min(g1, gb + kb4);                                                          \
-        NITI_SUB_PREP(NV);                                                                         \
+        NITI_WG_PREP(NV);                                                                          \
+        /* the runs: from the sub-chunk's first position on, stepping over the grid's gaps */      \
+        const int R0 = gb / Wout, img0 = R0 / Hout;                                                \
+        const int j00 = gb - R0 * Wout, yy0 = R0 - img0 * Hout;                                    \
+        const long pos = ((long)img0 * Hin + yy0) * Win + 4 * j00;                                 \
         for (int rb = 0; rb < RB; rb++) {                                                          \
             const int rbi = rbg * RB + rb;                                                         \
             if (rbi * RM >= Mst) break;                                                            \
-            /* the runs: from the sub-chunk's first position on, stepping over the grid's gaps */ \
-            const int R0 = gb / Wout, img0 = R0 / Hout;                                           \
-            int j0 = gb - R0 * Wout, yy = R0 - img0 * Hout;                                        \
-            const long pos = ((long)img0 * Hin + yy) * Win + 4 * j0;                               \
+            NITI_WG_PF(rb, NV);                                                                    \
+            int j0 = j00, yy = yy0;                                                                \
+            /* a block of whole channels (reord): rows RM consecutive channels of one tap */       \
             const int m0 = niti_wg_m0(rbi, RM, Cin, k, reord);                                    \
+            const long r0 = niti_wg_roff(m0, Cin, k, pad, Win, xorv);                              \
             long roff[RM];                                                                         \
             _Pragma("unroll") for (int r = 0; r < RM; r++) roff[r] =                               \
-                niti_wg_roff(min(m0 + r, Mst - 1), Cin, k, pad, Win, xorv);                        \
+                reord ? r0 + (long)r * pad                                                         \
+                      : niti_wg_roff(min(m0 + r, Mst - 1), Cin, k, pad, Win, xorv);                \
             NITI_ACC_DECL(RM, NV);                                                                 \
             __global const uchar *aq[RM];                                                          \
             _Pragma("unroll") for (int r = 0; r < RM; r++) aq[r] = Xb + roff[r] + pos;             \
@@ -571,7 +597,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_vnni_probe(
  * then find it in cache): cs[v] = 128 * the column sums of B over the sub-chunk, by vpdpbusd with
  * a row of ones. Every row block subtracts it from its sub-chunk sums, which makes each of them
  * the exact signed partial dot product. */
-#define NITI_SUB_PREP(NV)                                                                          \
+#define NITI_SUB_PREP_B(NV, BV)                                                                    \
     int16 cs[NV];                                                                                  \
     {                                                                                              \
         const int16 ones = (int16)(0x01010101);                                                    \
@@ -579,12 +605,17 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_vnni_probe(
         for (int g = gb; g < ge; g++) {                                                            \
             _Pragma("unroll") for (int v = 0; v < NV; v++)                                         \
             {                                                                                      \
-                int16 bv = Bp[(long)v * Kp4 + g];                                                  \
+                int16 bv = BV(v, g);                                                               \
                 NITI_DP(cs[v], ones, bv);                                                          \
             }                                                                                      \
         }                                                                                          \
         _Pragma("unroll") for (int v = 0; v < NV; v++) cs[v] <<= 7;                                \
     }
+/* The panel operand's vector of groups g, panel v: global (packed), or the wgrad's local
+ * sub-panel */
+#define NITI_BG(v, g) Bp[(long)(v) * Kp4 + (g)]
+#define NITI_BL(v, g) Bl[(long)(v) * kb4 + (g)]
+#define NITI_SUB_PREP(NV) NITI_SUB_PREP_B(NV, NITI_BG)
 #define NITI_ACC_DECL(RM, NV)                                                                      \
     int16 acc[RM][NV];                                                                             \
     _Pragma("unroll") for (int r = 0; r < RM; r++) _Pragma("unroll") for (int v = 0; v < NV; v++) \
@@ -593,9 +624,9 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_vnni_probe(
  * as a vector: a scalar xor would make the compiler broadcast from a general register, which
  * costs a shuffle per row and step on the pipes that also run vpdpbusd. */
 #define NITI_BCAST(dst, p) __asm__("vpbroadcastd %[m], %[d]" : [d] "=v"(dst) : [m] "m"(*(p)))
-#define NITI_VNNI_STEP_X(RM, NV, XOR)                                                              \
+#define NITI_VNNI_STEP_X(RM, NV, XOR, BV)                                                          \
     int16 bv[NV];                                                                                  \
-    _Pragma("unroll") for (int v = 0; v < NV; v++) bv[v] = Bp[(long)v * Kp4 + g];               \
+    _Pragma("unroll") for (int v = 0; v < NV; v++) bv[v] = BV(v, g);                               \
     _Pragma("unroll") for (int r = 0; r < RM; r++)                                                 \
     {                                                                                              \
         int16 av;                                                                                  \
@@ -603,9 +634,10 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_vnni_probe(
         XOR;                                                                                       \
         _Pragma("unroll") for (int v = 0; v < NV; v++) NITI_DP(acc[r][v], av, bv[v]);             \
     }
-#define NITI_VNNI_STEP(RM, NV) NITI_VNNI_STEP_X(RM, NV, av ^= x16)
-/* the transposed wgrad form's rows carry the offset already (its xorv is 0) */
-#define NITI_VNNI_STEP_WG(RM, NV) NITI_VNNI_STEP_X(RM, NV, (void)0)
+#define NITI_VNNI_STEP(RM, NV) NITI_VNNI_STEP_X(RM, NV, av ^= x16, NITI_BG)
+/* the transposed wgrad form's rows carry the offset already (its xorv is 0); its panel operand is
+ * the local sub-panel */
+#define NITI_VNNI_STEP_WG(RM, NV) NITI_VNNI_STEP_X(RM, NV, (void)0, NITI_BL)
 #define NITI_ACC_STORE(RM, NV)                                                                     \
     _Pragma("unroll") for (int v = 0; v < NV; v++)                                                 \
     {                                                                                              \
@@ -629,11 +661,26 @@ NITI_VNNI_KERNEL(4, 4)
 NITI_VNNI_KERNEL(8, 2)
 NITI_VNNI_KERNEL(12, 1)
 
+/* The wgrad's sub-panel, built from E (B) for each sub-chunk, then its offset correction. */
+#define NITI_WG_PREP(NV)                                                                           \
+    const long enext = niti_wg_subpanel(B, Bs, gb, ge, kb4, NV, pg, eN, eHo, eWo, Nst, eHg, eWg);  \
+    __local const int16 *Bl = Bs - gb; /* indexed by g, as the packed panel */                     \
+    NITI_SUB_PREP_B(NV, NITI_BL)
+#define NITI_PREFETCH(p) __asm__ volatile("prefetcht0 %0" : : "m"(*(p)))
+/* Row block rb's share of the prefetch of the next sub-chunk's E rows (its columns of them) */
+#define NITI_WG_PF(rb, NV)                                                                         \
+    if (enext >= 0 && ge < g1) {                                                                   \
+        const long ne = (long)eN * eHo * eWo;                                                      \
+        const int n = (4 * kb4 + RB - 1) / RB, p0 = (rb) * n, p1 = min(4 * kb4, p0 + n);           \
+        for (int p = p0; p < p1 && enext + p < ne; p++)                                            \
+            NITI_PREFETCH(B + (enext + p) * Nst + pg * NV * 16);                                   \
+    }
+/* B is E itself (NHWC, N x eHo x eWo x Nst), the reduction grid eHg x eWg per image. */
 #define NITI_VNNI_WG_KERNEL(RM, NV)                                                                \
     __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_gemm_vnni_wg_##RM##x##NV(    \
-        NITI_MK_ARGS)                                                                              \
+        NITI_MK_ARGS, int eN, int eHo, int eWo, int eHg, int eWg)                                  \
     {                                                                                              \
-        __global const int16 *Bp = (__global const int16 *)B + (long)get_global_id(0) * NV * Kp4; \
+        __local int16 Bs[NITI_WG_SUB];                                                             \
         NITI_MK_BODY_WG(RM, NV, NITI_VNNI_STEP_WG)                                                 \
     }
 NITI_VNNI_WG_KERNEL(4, 4)
@@ -641,6 +688,8 @@ NITI_VNNI_WG_KERNEL(8, 2)
 NITI_VNNI_WG_KERNEL(12, 1)
 
 #undef NITI_SUB_PREP
+#undef NITI_WG_PREP
+#undef NITI_WG_PF
 #undef NITI_ACC_DECL
 #undef NITI_ACC_STORE
 #endif /* NITI_VNNI */
@@ -649,6 +698,8 @@ NITI_VNNI_WG_KERNEL(12, 1)
 #ifdef NITI_PORTABLE
 
 #define NITI_SUB_PREP(NV) (void)0
+#define NITI_WG_PREP(NV) (void)0
+#define NITI_WG_PF(rb, NV) (void)0
 /* fp32 partial sums over at most 1024 terms (256 groups of 4), then added to int32 exactly. The
  * sub-chunk kb4 is at most 256 groups, so every sub-chunk's float sums are exact. */
 #define NITI_ACC_DECL(RM, NV)                                                                      \
@@ -705,6 +756,8 @@ NITI_F32_WG_KERNEL(6, 2)
 NITI_F32_WG_KERNEL(6, 1)
 
 #undef NITI_SUB_PREP
+#undef NITI_WG_PREP
+#undef NITI_WG_PF
 #undef NITI_ACC_DECL
 #undef NITI_ACC_STORE
 #endif /* NITI_PORTABLE */

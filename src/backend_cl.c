@@ -701,23 +701,44 @@ static niti_status zeros(cl_impl *im, size_t bytes, cl_mem *out)
 /* The most partial maxima a GEMM hands to requant (each requant task reads them all). */
 #define NITI_GEMM_MAX_PARTS 256
 
+/* The vnni wgrad's row groups: each work-item builds its panel operand and then runs all the
+ * row blocks of its row group over it; the fewer row groups, the fewer builds, but the outputs a
+ * work-item adds to at every sub-chunk (RM x NV x 64 bytes per row block) should stay in its
+ * core's L2: at most NITI_WG_C_BYTES of them. */
+#define NITI_WG_C_BYTES ((size_t)256 << 10)
+static size_t wg_row_groups(mk_cfg c, int Mst)
+{
+    size_t cap = NITI_WG_C_BYTES / ((size_t)c.RM * c.NV * 64);
+    return cdiv(cdiv((size_t)Mst, (size_t)c.RM), cap ? cap : 1);
+}
+
 /* Runs the micro-kernel: C[m, n] (+)= sum over the reduction of row(m) * B(n), rows Mst, Np panel
  * columns (Nst valid), S chunks of kc4 groups of 4 terms. With maxp (one chunk, int32 output) and
  * a grid of at most NITI_GEMM_MAX_PARTS work-items, their partial maxima |C| go to maxp and *np
- * is their count (else 0). */
+ * is their count (else 0). eg: the vnni wgrad's E geometry (N, Ho, Wo, Hg, Wg; B is E), else
+ * NULL. */
 static niti_status run_mk(cl_impl *im, mk_cfg c, const row_view *rv, cl_mem B, cl_mem C,
                           int out64, int Mst, int Nst, int ldc, size_t cstride, int Kp4, int kc4,
-                          int Np, int S, cl_mem maxp, size_t *np, const char *op)
+                          int Np, int S, cl_mem maxp, size_t *np, const int *eg, const char *op)
 {
     size_t pg = (size_t)Np / 16 / (size_t)c.NV;
     size_t mb = cdiv((size_t)Mst, (size_t)c.RM);
     size_t cu = im->info.compute_units ? im->info.compute_units : 1;
     size_t rb = mb * pg * (size_t)S / (16 * cu);
+    /* the vnni wgrad builds its panel operand in every work-item: the row groups of
+     * wg_row_groups, more when panels x chunks x row groups leave cores idle (as cpu_chunks) */
+    if (eg) {
+        size_t rg = wg_row_groups(c, Mst);
+        if (pg * (size_t)S * rg < 8 * cu) rg = cdiv(8 * cu, pg * (size_t)S);
+        if (rg > mb) rg = mb;
+        rb = cdiv(mb, rg);
+    }
     if (rb < 1) rb = 1;
     /* sub-chunks: B's sub-panel (NV x 16 columns) within 32 KiB; fp32 sums exact (<= 1024 terms) */
     int kb4 = 512 / c.NV;
     if (im->gemm == GEMM_PORTABLE && kb4 > 256) kb4 = 256;
-    if (im->gemm == GEMM_VNNI && kc4 <= 2 * kb4) kb4 = kc4; /* a short reduction: one pass */
+    /* a short reduction: one pass (not the vnni wgrad, whose sub-panel is a local array) */
+    if (im->gemm == GEMM_VNNI && kc4 <= 2 * kb4 && !eg) kb4 = kc4;
     cl_mem Z = NULL;
     NITI_TRY(zeros(im, (size_t)rv->Cin, &Z));
     kargs a = ka_begin(im, c.kid);
@@ -741,6 +762,7 @@ static niti_status run_mk(cl_impl *im, mk_cfg c, const row_view *rv, cl_mem B, c
     int want_max = maxp && S == 1 && !out64 && gs[0] * gs[1] <= NITI_GEMM_MAX_PARTS;
     ka_mem(&a, want_max ? maxp : B);
     ka_int(&a, want_max);
+    for (int i = 0; eg && i < 5; i++) ka_int(&a, eg[i]);
     if (np) *np = want_max ? gs[0] * gs[1] : 0;
     return launch(im, &a, 3, gs, ls, op);
 }
@@ -820,7 +842,7 @@ static niti_status cpu_conv(cl_impl *im, int mode, cl_mem X, cl_mem Wsrc, int Hi
     if (direct && acc_t == NITI_I32)
         NITI_TRY(scratch(im, SCR_MAXP, NITI_GEMM_MAX_PARTS * sizeof(cl_ulong), &MX));
     NITI_TRY(run_mk(im, c, &rv, PB, Y, direct && acc_t == NITI_I64, M, Ncol, Ncol, MN,
-                    (int)Kp4, kc4, (int)Np, S, MX, &np, op));
+                    (int)Kp4, kc4, (int)Np, S, MX, &np, NULL, op));
     if (np) {
         im->gemm_max.m = out->m, im->gemm_max.n = MN, im->gemm_max.np = np;
         im->gemm_max.seq = im->seq;
@@ -883,14 +905,15 @@ static void wg_plan_make(const cl_impl *im, const niti_conv_geom *g, int mode, s
             rows * p->Pst <= ((size_t)1 << 40);
     cpu_chunks(im, p->Qp / 4, items, 1, &p->S, &p->kc4);
     p->bytes[0] = rows * p->Pst;
-    p->bytes[1] = Np * p->Qp;
+    p->bytes[1] = im->gemm == GEMM_VNNI ? 0 : Np * p->Qp; /* vnni: built in the kernel */
     p->bytes[2] = KO * 4 * (size_t)p->S;
 }
 
 /* G[o, kk] in the transposed form of gemm_cpu.cl ("wgrad, transposed form"): GEMM rows
  * kk = (ky, kx, c) read from Apad^T (A transposed onto the zero-padded grid, packed once, no
- * im2col), columns o from the panel-packed E^T, reduction over E positions; int32 partials per
- * chunk, then summed into G (int64, [O, K]). Scratch from the work space ws when it fits. */
+ * im2col), columns o from E^T in panel layout (portable: packed once; vnni: built from E by each
+ * work-item, a sub-chunk at a time), reduction over E positions; int32 partials per chunk, then
+ * summed into G (int64, [O, K]). Scratch from the work space ws when it fits. */
 static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_mem E, niti_buf *ws,
                              niti_buf *G)
 {
@@ -913,7 +936,9 @@ static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_
     c.kid = wg_kernel(c.kid);
     if (c.kid == K_F32_WG_6x2) c.RM = 6;
     size_t NP = round_up(cdiv((size_t)O, 16), (size_t)c.NV), Np = NP * 16;
-    size_t items = cdiv((size_t)K, (size_t)c.RM) * (NP / (size_t)c.NV);
+    /* work-items before the reduction is split (vnni: per panel group and row group, run_mk) */
+    size_t rows = vnni ? wg_row_groups(c, K) : cdiv((size_t)K, (size_t)c.RM);
+    size_t items = rows * (NP / (size_t)c.NV);
     size_t KO = (size_t)K * (size_t)O;
     /*   3 tap-expanded: the compact grid of E with k copies of A^T shifted by kx (no zero terms,
      *     one run per image), when the padded grid would carry many zero columns and the copies
@@ -956,26 +981,29 @@ static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_
     WS_TRY(&wr, launch_tasks(im, &a, mode == 3 ? (size_t)N * Hp : cdiv(Pst, (size_t)Wp),
                              "conv_wgrad"));
 
-    kargs b = ka_begin(im, K_PACK_EPANEL);
-    ka_mem(&b, E);
-    ka_mem(&b, PB);
-    ka_int(&b, N);
-    ka_int(&b, g->Ho);
-    ka_int(&b, g->Wo);
-    ka_int(&b, O);
-    ka_int(&b, Hg);
-    ka_int(&b, Wg);
-    ka_int(&b, (int)Qp);
-    ka_int(&b, vnni);
-    ka_int(&b, (int)NP);
-    WS_TRY(&wr, launch_tasks(im, &b, Qp4, "conv_wgrad"));
+    /* the panel operand: packed here (portable), or built from E inside the kernel (vnni) */
+    const int eg[5] = {N, g->Ho, g->Wo, Hg, Wg};
+    if (!vnni) {
+        kargs b = ka_begin(im, K_PACK_EPANEL);
+        ka_mem(&b, E);
+        ka_mem(&b, PB);
+        ka_int(&b, N);
+        ka_int(&b, g->Ho);
+        ka_int(&b, g->Wo);
+        ka_int(&b, O);
+        ka_int(&b, Hg);
+        ka_int(&b, Wg);
+        ka_int(&b, (int)Qp);
+        ka_int(&b, (int)NP);
+        WS_TRY(&wr, launch_tasks(im, &b, Qp4, "conv_wgrad"));
+    }
 
     /* Row view fields in the transposed form: see NITI_MK_BODY_WG. */
     int L = mode == 0 ? g->Wo / 4 : mode == 1 ? g->Ho * Wp / 4 : mode == 3 ? g->Ho * g->Wo / 4 : (int)Qp4;
     int Hq = mode == 0 ? g->Ho : 1;
     row_view rv = {PA, Hp, mode == 3 ? g->Wo : Wp, I, Hq, L, k, (int)Pst, mode == 3 ? 1u : 0u};
-    WS_TRY(&wr, run_mk(im, c, &rv, PB, P, 0, K, O, O, KO, (int)Qp4, kc4, (int)Np, S, NULL, NULL,
-                       "conv_wgrad"));
+    WS_TRY(&wr, run_mk(im, c, &rv, vnni ? E : PB, P, 0, K, O, O, KO, (int)Qp4, kc4, (int)Np, S,
+                       NULL, NULL, vnni ? eg : NULL, "conv_wgrad"));
     kargs r = ka_begin(im, K_WGRAD_REDUCE_T);
     ka_mem(&r, P);
     ka_int(&r, S);

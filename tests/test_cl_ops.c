@@ -202,6 +202,10 @@ static void test_conv(void)
     /* the same in the tap-expanded wgrad layout (narrow padded rows, given a work space) */
     test_conv_one(2, 6, 12, 136, 24, 3, 0, 0, 0, 0);
     test_conv_one(2, 6, 16, 136, 24, 5, 0, 0, 0, 0);
+    /* the vnni wgrad's panel operand, built from E per sub-chunk: several sub-chunks, row groups
+     * and chunks, a partial and an empty panel (O = 40 of 64 columns), grid gaps (row-padded) */
+    test_conv_one(4, 20, 20, 24, 40, 3, 1, 0, 0, 0);
+    test_conv_one(8, 32, 32, 8, 20, 3, 1, 0, 0, 0);
     /* Random shapes. */
     int reps = quick ? 60 : 300;
     for (int r = 0; r < reps; r++) {
