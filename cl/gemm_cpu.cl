@@ -403,10 +403,20 @@ __kernel NITI_PACK_WG void niti_pack_apad_kx(__global const uchar *A, __global u
     }
 }
 
+/* 16 bytes of an E row from column o0 on (0 past O; row 0: a position outside E). */
+NITI_GI uchar16 niti_e16(__global const uchar *row, int o0, int O)
+{
+    if (!row || o0 >= O) return (uchar16)0;
+    if (o0 + 16 <= O) return vload16(0, row + o0);
+    uchar t[16];
+    for (int l = 0; l < 16; l++) t[l] = o0 + l < O ? row[o0 + l] : 0;
+    return vload16(0, t);
+}
+
 /* Panel operand E^T over the grid (see above) for the portable path, Qp reduction positions (a
  * multiple of 4), layout [p][Qp][16]. Tasks: groups g of 4 positions, all panels each. (The vnni
  * path builds its panel operand inside the micro-kernel: niti_wg_subpanel.) */
-__kernel NITI_PACK_WG void niti_pack_epanel(__global const char *E, __global char *out, int N,
+__kernel NITI_PACK_WG void niti_pack_epanel(__global const uchar *E, __global char *out, int N,
                                             int Ho, int Wo, int O, int Hg, int Wg, int Qp,
                                             int NP, int per)
 {
@@ -414,29 +424,16 @@ __kernel NITI_PACK_WG void niti_pack_epanel(__global const char *E, __global cha
     const int gA = (int)get_global_id(0) * per, gB = min(Qp4, gA + per);
     const int HWg = Hg * Wg;
     for (int g = gA; g < gB; g++) {
-        __global const char *row[4];
-        int ok[4];
+        __global const uchar *row[4];
         for (int q = 0; q < 4; q++) {
             int P = 4 * g + q;
             int img = P / HWg, r = P - img * HWg;
             int Y = r / Wg, X = r - Y * Wg;
-            ok[q] = img < N && Y < Ho && X < Wo;
-            row[q] = E + (((long)img * Ho + Y) * Wo + X) * O;
+            row[q] = img < N && Y < Ho && X < Wo ? E + (((long)img * Ho + Y) * Wo + X) * O : 0;
         }
         for (int p = 0; p < NP; p++) {
-            int o0 = p * 16;
             __global char *d = out + ((long)p * Qp + 4 * g) * 16;
-            for (int q = 0; q < 4; q++) {
-                char16 v;
-                if (!ok[q] || o0 >= O) v = (char16)0;
-                else if (o0 + 16 <= O) v = vload16(0, row[q] + o0);
-                else {
-                    char tmp[16];
-                    for (int l = 0; l < 16; l++) tmp[l] = o0 + l < O ? row[q][o0 + l] : 0;
-                    v = vload16(0, tmp);
-                }
-                NITI_ST16(d + 16 * q, v);
-            }
+            for (int q = 0; q < 4; q++) NITI_ST16(d + 16 * q, niti_e16(row[q], p * 16, O));
         }
     }
 }
@@ -484,16 +481,6 @@ NITI_GI long niti_wg_roff(int m, int Cin, int k, int Pst, int Win, uint tapx)
  * o = (pg NV + v) 16 + l, 0 for positions outside E and columns o >= O. kb4 NV <= NITI_WG_SUB. */
 #define NITI_WG_SUB 512
 
-/* 16 bytes of an E row from column o0 on (0 past O; row 0: a position outside E). */
-NITI_GI int16 niti_e16(__global const uchar *row, int o0, int O)
-{
-    if (!row || o0 >= O) return (int16)0;
-    if (o0 + 16 <= O) return convert_int16(vload16(0, row + o0));
-    uchar t[16];
-    for (int l = 0; l < 16; l++) t[l] = o0 + l < O ? row[o0 + l] : 0;
-    return convert_int16(vload16(0, t));
-}
-
 NITI_GI long niti_wg_subpanel(__global const uchar *E, __local int16 *Bs, int gb, int ge, int kb4,
                               int NV, int pg, int N, int Ho, int Wo, int O, int Hg, int Wg)
 {
@@ -510,8 +497,10 @@ NITI_GI long niti_wg_subpanel(__global const uchar *E, __local int16 *Bs, int gb
         }
         for (int v = 0; v < NV; v++) {
             const int o0 = (pg * NV + v) * 16;
-            Bs[v * kb4 + g - gb] = niti_e16(row[0], o0, O) | niti_e16(row[1], o0, O) << 8 |
-                                   niti_e16(row[2], o0, O) << 16 | niti_e16(row[3], o0, O) << 24;
+            Bs[v * kb4 + g - gb] = convert_int16(niti_e16(row[0], o0, O)) |
+                                   convert_int16(niti_e16(row[1], o0, O)) << 8 |
+                                   convert_int16(niti_e16(row[2], o0, O)) << 16 |
+                                   convert_int16(niti_e16(row[3], o0, O)) << 24;
         }
     }
     /* the E row of the next position on the grid (-1: none) */

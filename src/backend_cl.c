@@ -734,7 +734,8 @@ static niti_status run_mk(cl_impl *im, mk_cfg c, const row_view *rv, cl_mem B, c
         rb = cdiv(mb, rg);
     }
     if (rb < 1) rb = 1;
-    /* sub-chunks: B's sub-panel (NV x 16 columns) within 32 KiB; fp32 sums exact (<= 1024 terms) */
+    /* sub-chunks: B's sub-panel (NV x 16 columns) within 32 KiB, which is also the vnni wgrad's
+     * local array (NITI_WG_SUB in gemm_cpu.cl); fp32 sums exact (<= 1024 terms) */
     int kb4 = 512 / c.NV;
     if (im->gemm == GEMM_PORTABLE && kb4 > 256) kb4 = 256;
     /* a short reduction: one pass (not the vnni wgrad, whose sub-panel is a local array) */
