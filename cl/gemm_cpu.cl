@@ -283,11 +283,9 @@ NITI_GI ulong8 niti_load64(__global const uchar *p)
                     as_ulong2(vload16(3, p)));
 }
 
-/* Transposes 8 consecutive positions of I channels (s[j * I + c], j < 8) into 8 consecutive
- * bytes of I rows (d[c * Pst + j]), xor-ing x8 (the offset byte in all 8 lanes) into each byte.
- * Words of 8 channels are transposed as 8 x 8 byte matrices by three rounds of masked swaps
- * (blocks of 4, 2 and 1 bytes); blocks of 64 channels run 8 such matrices side by side in ulong8
- * vectors. One 8-byte store per channel instead of 8 byte stores. */
+/* 8 x 8 byte matrices held in 8 words r[j] (byte l of r[j]: row j, column l) are transposed by
+ * three rounds of masked swaps (blocks of 4, 2 and 1 bytes); with T = ulong8, 8 such matrices
+ * side by side. */
 #define NITI_TR8_ROUND(T, r, a, b, sh, mask)                                                        \
     {                                                                                              \
         T t_ = ((r[a] >> (sh)) ^ r[b]) & (T)(mask);                                                \
@@ -308,97 +306,109 @@ NITI_GI ulong8 niti_load64(__global const uchar *p)
     NITI_TR8_ROUND(T, r, 4, 5, 8, 0x00FF00FF00FF00FFUL)                                            \
     NITI_TR8_ROUND(T, r, 6, 7, 8, 0x00FF00FF00FF00FFUL)
 
-NITI_GI void niti_transpose8(__global const uchar *s, int I, __global uchar *d, long Pst, ulong x8)
+/* One block of 64 positions of a transposed row operand: d[c * Pst + j] = A[src[j] + c] ^ x for
+ * the I channels c and j < 64 (src[j] < 0: a padding position, x alone); x8 = x in all 8 bytes.
+ * Octets of 8 positions of 64 channels are transposed in ulong8 vectors (8 matrices of 8 x 8)
+ * and stored as one 8-byte word per channel. With d 64-byte aligned and Pst a multiple of 64,
+ * each channel's 64 bytes of the block are one cache line, filled by 8 aligned stores while the
+ * block's 64 lines of a channel block stay in cache. */
+NITI_GI void niti_transpose_block(__global const uchar *A, const long *src, int I,
+                                  __global uchar *d, long Pst, ulong x8)
 {
     int c = 0;
-    for (; c + 64 <= I; c += 64) {
-        ulong8 r[8];
-        for (int j = 0; j < 8; j++)
-            r[j] = niti_load64(s + (long)j * I + c) ^ (ulong8)x8;
-        NITI_TR8(ulong8, r)
-        /* r[b] lane l: channel c + 8 l + b, positions 0..7 */
-        for (int b = 0; b < 8; b++) {
-            __global uchar *o = d + (long)(c + b) * Pst;
-            NITI_ST8(o, r[b].s0);
-            NITI_ST8(o + 8 * Pst, r[b].s1);
-            NITI_ST8(o + 16 * Pst, r[b].s2);
-            NITI_ST8(o + 24 * Pst, r[b].s3);
-            NITI_ST8(o + 32 * Pst, r[b].s4);
-            NITI_ST8(o + 40 * Pst, r[b].s5);
-            NITI_ST8(o + 48 * Pst, r[b].s6);
-            NITI_ST8(o + 56 * Pst, r[b].s7);
+    for (; c + 64 <= I; c += 64)
+        for (int o = 0; o < 64; o += 8) {
+            ulong8 r[8];
+            for (int j = 0; j < 8; j++) {
+                const long sj = src[o + j];
+                r[j] = (sj >= 0 ? niti_load64(A + sj + c) : (ulong8)0) ^ (ulong8)x8;
+            }
+            NITI_TR8(ulong8, r)
+            /* r[b] lane l: channel c + 8 l + b, positions o..o+7 */
+            for (int b = 0; b < 8; b++) {
+                __global uchar *q = d + (long)(c + b) * Pst + o;
+                NITI_ST8(q, r[b].s0);
+                NITI_ST8(q + 8 * Pst, r[b].s1);
+                NITI_ST8(q + 16 * Pst, r[b].s2);
+                NITI_ST8(q + 24 * Pst, r[b].s3);
+                NITI_ST8(q + 32 * Pst, r[b].s4);
+                NITI_ST8(q + 40 * Pst, r[b].s5);
+                NITI_ST8(q + 48 * Pst, r[b].s6);
+                NITI_ST8(q + 56 * Pst, r[b].s7);
+            }
         }
-    }
-    for (; c + 8 <= I; c += 8) {
-        ulong r[8];
-        for (int j = 0; j < 8; j++) r[j] = as_ulong(vload8(0, s + (long)j * I + c)) ^ x8;
-        NITI_TR8(ulong, r)
-        for (int b = 0; b < 8; b++) NITI_ST8(d + (long)(c + b) * Pst, r[b]);
-    }
+    for (; c + 8 <= I; c += 8)
+        for (int o = 0; o < 64; o += 8) {
+            ulong r[8];
+            for (int j = 0; j < 8; j++) {
+                const long sj = src[o + j];
+                r[j] = (sj >= 0 ? as_ulong(vload8(0, A + sj + c)) : 0) ^ x8;
+            }
+            NITI_TR8(ulong, r)
+            for (int b = 0; b < 8; b++) NITI_ST8(d + (long)(c + b) * Pst + o, r[b]);
+        }
     for (; c < I; c++)
-        for (int j = 0; j < 8; j++) d[(long)c * Pst + j] = s[(long)j * I + c] ^ (uchar)x8;
+        for (int j = 0; j < 64; j++) {
+            const long sj = src[j];
+            d[(long)c * Pst + j] = (sj >= 0 ? A[sj + c] : 0) ^ (uchar)x8;
+        }
 }
 
-/* One position: d[c * Pst] = s[c] ^ x (s == 0: the padding, x alone), c < I. */
-NITI_GI void niti_transpose1(__global const uchar *s, int I, __global uchar *d, long Pst, uchar x)
-{
-    if (s)
-        for (int c = 0; c < I; c++) d[(long)c * Pst] = s[c] ^ x;
-    else
-        for (int c = 0; c < I; c++) d[(long)c * Pst] = x;
-}
-
-/* n consecutive positions to n consecutive bytes of I rows: positions lo <= j < hi from s0 on
- * (stride I: position j at s0 + (j - lo) I), the others padding (x alone). */
-NITI_GI void niti_transpose_span(__global const uchar *s0, int lo, int hi, int n, int I,
-                                 __global uchar *d, long Pst, uchar x)
-{
-    const ulong x8 = (ulong)x * 0x0101010101010101UL;
-    hi = max(lo, hi);
-    int j = 0;
-    for (; j < lo; j++) niti_transpose1(0, I, d + j, Pst, x);
-    for (; j + 8 <= hi; j += 8) niti_transpose8(s0 + (long)(j - lo) * I, I, d + j, Pst, x8);
-    for (; j < hi; j++) niti_transpose1(s0 + (long)(j - lo) * I, I, d + j, Pst, x);
-    for (; j < n; j++) niti_transpose1(0, I, d + j, Pst, x);
-}
-
-/* Tasks over units of Wp positions (padded-grid rows (img, Y), then the tail up to Pst). */
+/* Apad^T (see above): tasks over blocks of 64 positions P of the padded grid (Hp x Wp per image,
+ * then the tail up to Pst, a multiple of 64). */
 __kernel NITI_PACK_WG void niti_pack_apad_t(__global const uchar *A, __global uchar *out, int N,
                                             int H, int W, int I, int pad, int Hp, int Wp,
                                             long Pst, int xorv, int per)
 {
-    const int units = (int)((Pst + Wp - 1) / Wp);
-    const int u0 = (int)get_global_id(0) * per, u1 = min(units, u0 + per);
+    const int blocks = (int)(Pst / 64);
+    const int u0 = (int)get_global_id(0) * per, u1 = min(blocks, u0 + per);
+    const ulong x8 = (ulong)(uchar)xorv * 0x0101010101010101UL;
     for (int u = u0; u < u1; u++) {
-        long P0 = (long)u * Wp;
-        int img = u / Hp, Y = u - img * Hp, iy = Y - pad;
-        int rowok = img < N && iy >= 0 && iy < H;
-        int Xend = (int)min((long)Wp, Pst - P0);
-        /* interior pad <= X < pad + W: A[img, iy, X - pad, :] */
-        int lo = rowok ? min(pad, Xend) : Xend, hi = rowok ? min(Xend, pad + W) : Xend;
-        niti_transpose_span(rowok ? A + (((long)img * H + iy) * W) * I : A, lo, hi, Xend, I,
-                            out + P0, Pst, (uchar)xorv);
+        const long P0 = (long)u * 64;
+        long src[64];
+        long img = P0 / ((long)Hp * Wp);
+        int r = (int)(P0 - img * Hp * Wp), Y = r / Wp, X = r - Y * Wp;
+        for (int j = 0; j < 64; j++) {
+            const int iy = Y - pad, ix = X - pad;
+            src[j] = img < N && iy >= 0 && iy < H && ix >= 0 && ix < W
+                         ? ((img * H + iy) * W + ix) * I
+                         : -1;
+            if (++X == Wp) {
+                X = 0;
+                if (++Y == Hp) Y = 0, img++;
+            }
+        }
+        niti_transpose_block(A, src, I, out + P0, Pst, x8);
     }
 }
 
 /* The tap-expanded row operand: out[(kx * I + c) * Pst + (img * Hp + Y) * Wo + x] =
- * A[img, Y - pad, x + kx - pad, c] ^ xorv (xorv outside A), for x < Wo; tasks over the grid
- * rows u = (img, Y). */
+ * A[img, Y - pad, x + kx - pad, c] ^ xorv (xorv outside A), for x < Wo; tasks over blocks of 64
+ * positions of the grid Hp x Wo per image (and the tail up to Pst), all k copies each. */
 __kernel NITI_PACK_WG void niti_pack_apad_kx(__global const uchar *A, __global uchar *out, int N,
                                              int H, int W, int I, int pad, int Hp, int Wo, int k,
                                              long Pst, int xorv, int per)
 {
-    const int units = N * Hp;
-    const int u0 = (int)get_global_id(0) * per, u1 = min(units, u0 + per);
+    const int blocks = (int)(Pst / 64);
+    const int u0 = (int)get_global_id(0) * per, u1 = min(blocks, u0 + per);
+    const ulong x8 = (ulong)(uchar)xorv * 0x0101010101010101UL;
     for (int u = u0; u < u1; u++) {
-        int img = u / Hp, Y = u - img * Hp, iy = Y - pad;
-        int rowok = iy >= 0 && iy < H;
+        const long P0 = (long)u * 64;
         for (int kx = 0; kx < k; kx++) {
-            /* x + kx - pad inside A for lo <= x < hi */
-            int lo = rowok ? min(Wo, max(0, pad - kx)) : Wo, hi = rowok ? min(Wo, W + pad - kx) : Wo;
-            niti_transpose_span(rowok ? A + (((long)img * H + iy) * W + lo + kx - pad) * I : A, lo,
-                                hi, Wo, I, out + (long)kx * I * Pst + (long)u * Wo, Pst,
-                                (uchar)xorv);
+            long src[64];
+            long img = P0 / ((long)Hp * Wo);
+            int r = (int)(P0 - img * Hp * Wo), Y = r / Wo, x = r - Y * Wo;
+            for (int j = 0; j < 64; j++) {
+                const int iy = Y - pad, ix = x + kx - pad;
+                src[j] = img < N && iy >= 0 && iy < H && ix >= 0 && ix < W
+                             ? ((img * H + iy) * W + ix) * I
+                             : -1;
+                if (++x == Wo) {
+                    x = 0;
+                    if (++Y == Hp) Y = 0, img++;
+                }
+            }
+            niti_transpose_block(A, src, I, out + (long)kx * I * Pst + P0, Pst, x8);
         }
     }
 }
@@ -439,7 +449,9 @@ __kernel NITI_PACK_WG void niti_pack_epanel(__global const uchar *E, __global ch
 }
 
 /* G[o, kk] = sum_s P[s, kk, o] in int64 (P: the transposed form's int32 partials [S][K][O]).
- * Tasks of `per` tiles of 16 rows kk (16 contiguous G values per o). */
+ * Tasks of `per` tiles of 16 rows kk (16 contiguous G values per o). With whole tiles and
+ * K % 8 == 0, the 16 values of an o are gathered into one vector and stored as two aligned
+ * 64-byte words (measured: a third faster than value by value). */
 __kernel NITI_PACK_WG void niti_wgrad_reduce_t(__global const int *P, int S, int K, int O,
                                                __global long *G, int per)
 {
@@ -447,6 +459,22 @@ __kernel NITI_PACK_WG void niti_wgrad_reduce_t(__global const int *P, int S, int
     const long KO = (long)K * O;
     for (int t = t0; t < t1; t++) {
         const int k0 = t * 16, k1 = min(K, k0 + 16);
+        if (k1 - k0 == 16 && K % 8 == 0) {
+            for (int o = 0; o < O; o++) {
+                long16 v = (long16)0;
+                for (int j = 0; j < S; j++) {
+                    __global const int *q = P + j * KO + (long)k0 * O + o;
+                    v += convert_long16((int16)(q[0], q[O], q[2 * O], q[3 * O], q[4 * O], q[5 * O],
+                                                q[6 * O], q[7 * O], q[8 * O], q[9 * O], q[10 * O],
+                                                q[11 * O], q[12 * O], q[13 * O], q[14 * O],
+                                                q[15 * O]));
+                }
+                __global long8 *g = (__global long8 *)(G + (long)o * K + k0);
+                g[0] = v.lo;
+                g[1] = v.hi;
+            }
+            continue;
+        }
         for (int o = 0; o < O; o++)
             for (int kk = k0; kk < k1; kk++) {
                 long s = 0;
@@ -478,15 +506,20 @@ NITI_GI long niti_wg_roff(int m, int Cin, int k, int Pst, int Win, uint tapx)
 /* The vnni wgrad's panel operand is not packed in memory: each work-item builds the sub-panel of
  * its sub-chunk (groups gb <= g < ge, panels pg NV + v) in local memory from E, NHWC, itself:
  * Bs[v * kb4 + g - gb] lane l = the bytes E[P, o] of the 4 grid positions P = 4 g + q (byte q),
- * o = (pg NV + v) 16 + l, 0 for positions outside E and columns o >= O. kb4 NV <= NITI_WG_SUB. */
+ * o = (pg NV + v) 16 + l, 0 for positions outside E and columns o >= O. kb4 NV <= NITI_WG_SUB.
+ * T[g - gb] = the offset in a row of the row operand (grid Hin x Win per image) of group g's
+ * first position (img, Y, X) on the reduction grid: (img Hin + Y) Win + X. The group's 4
+ * positions are consecutive there (see "wgrad, transposed form"), so one word holds them. */
 #define NITI_WG_SUB 512
 
-NITI_GI long niti_wg_subpanel(__global const uchar *E, __local int16 *Bs, int gb, int ge, int kb4,
-                              int NV, int pg, int N, int Ho, int Wo, int O, int Hg, int Wg)
+NITI_GI long niti_wg_subpanel(__global const uchar *E, __local int16 *Bs, __local int *T, int gb,
+                              int ge, int kb4, int NV, int pg, int N, int Ho, int Wo, int O, int Hg,
+                              int Wg, int Hin, int Win)
 {
     const int HWg = Hg * Wg, P = 4 * gb;
     int img = P / HWg, r = P - img * HWg, Y = r / Wg, X = r - Y * Wg;
     for (int g = gb; g < ge; g++) {
+        T[g - gb] = (img * Hin + Y) * Win + X;
         __global const uchar *row[4];
         for (int q = 0; q < 4; q++) {
             row[q] = img < N && Y < Ho && X < Wo ? E + (((long)img * Ho + Y) * Wo + X) * O : 0;
@@ -515,9 +548,10 @@ NITI_GI long niti_wg_subpanel(__global const uchar *E, __local int16 *Bs, int gb
  * xorv (no offset is xor-ed here: the packs carry it) selects the row layout: 0 the padded grid
  * above; 1 the tap-expanded copy of niti_pack_apad_kx (rows (kx, c) over a grid of Hp x Wo per
  * image, Win = Wo), where row (ky, kx, c) starts at row (kx, c) + ky * Wo and a whole image's
- * E positions are one run with no zero terms. Row blocks run in the order of niti_wg_m0.
+ * E positions are one run with no zero terms. Row blocks run in the order of niti_wg_m0. LOOP
+ * walks a row block's sub-chunk: NITI_WG_LOOP_RUNS (Hout, Wout) or NITI_WG_LOOP_TABLE.
  * Row reads are 4-byte words at any byte offset (CPU devices only). */
-#define NITI_MK_BODY_WG(RM, NV, STEP)                                                              \
+#define NITI_MK_BODY_WG(RM, NV, STEP, LOOP)                                                        \
     const int pg = (int)get_global_id(0), rbg = (int)get_global_id(1), s = (int)get_global_id(2); \
     const int g0 = s * kc4, g1 = min(Kp4, g0 + kc4);                                               \
     __global const uchar *Xb = (__global const uchar *)X;                                          \
@@ -527,45 +561,57 @@ NITI_GI long niti_wg_subpanel(__global const uchar *E, __local int16 *Bs, int gb
     for (int gb = g0; gb < g1; gb += kb4) {                                                        \
         const int ge = min(g1, gb + kb4);                                                          \
         NITI_WG_PREP(NV);                                                                          \
-        /* the runs: from the sub-chunk's first position on, stepping over the grid's gaps */      \
-        const int R0 = gb / Wout, img0 = R0 / Hout;                                                \
-        const int j00 = gb - R0 * Wout, yy0 = R0 - img0 * Hout;                                    \
-        const long pos = ((long)img0 * Hin + yy0) * Win + 4 * j00;                                 \
         for (int rb = 0; rb < RB; rb++) {                                                          \
             const int rbi = rbg * RB + rb;                                                         \
             if (rbi * RM >= Mst) break;                                                            \
             NITI_WG_PF(rb, NV);                                                                    \
-            int j0 = j00, yy = yy0;                                                                \
             /* a block of whole channels (reord): rows RM consecutive channels of one tap */       \
             const int m0 = niti_wg_m0(rbi, RM, Cin, k, reord);                                    \
             const long r0 = niti_wg_roff(m0, Cin, k, pad, Win, xorv);                              \
-            long roff[RM];                                                                         \
-            _Pragma("unroll") for (int r = 0; r < RM; r++) roff[r] =                               \
-                reord ? r0 + (long)r * pad                                                         \
-                      : niti_wg_roff(min(m0 + r, Mst - 1), Cin, k, pad, Win, xorv);                \
-            NITI_ACC_DECL(RM, NV);                                                                 \
             __global const uchar *aq[RM];                                                          \
-            _Pragma("unroll") for (int r = 0; r < RM; r++) aq[r] = Xb + roff[r] + pos;             \
-            for (int g = gb; g < ge;) {                                                            \
-                const int run = min(ge - g, Wout - j0);                                            \
-                __global const uint *ap[RM];                                                       \
-                _Pragma("unroll") for (int r = 0; r < RM; r++) ap[r] =                             \
-                    (__global const uint *)aq[r];                                                  \
-                for (int j = 0; j < run; j++, g++) {                                               \
-                    STEP(RM, NV);                                                                  \
-                }                                                                                  \
-                long adv = 4 * run;                                                                \
-                if (j0 + run == Wout) {                                                            \
-                    adv += Win - 4 * Wout;                                                         \
-                    if (++yy == Hout) yy = 0, adv += (long)(Hin - Hout) * Win;                     \
-                }                                                                                  \
-                j0 = 0;                                                                            \
-                _Pragma("unroll") for (int r = 0; r < RM; r++) aq[r] += adv;                       \
-            }                                                                                      \
+            _Pragma("unroll") for (int r = 0; r < RM; r++) aq[r] =                                 \
+                Xb + (reord ? r0 + (long)r * pad                                                   \
+                            : niti_wg_roff(min(m0 + r, Mst - 1), Cin, k, pad, Win, xorv));         \
+            NITI_ACC_DECL(RM, NV);                                                                 \
+            LOOP(RM, NV, STEP);                                                                    \
             NITI_ACC_STORE(RM, NV);                                                                \
         }                                                                                          \
     }                                                                                              \
     if (want_max) maxp[get_global_id(1) * get_global_size(0) + pg] = niti_hmax16(mx);
+
+/* The reduction of one row block over a sub-chunk in runs: from the sub-chunk's first position
+ * on, runs of up to Wout groups, stepping over the grid's gaps between them (portable). */
+#define NITI_WG_LOOP_RUNS(RM, NV, STEP)                                                            \
+    {                                                                                              \
+        const int R0 = gb / Wout, img0 = R0 / Hout;                                                \
+        int j0 = gb - R0 * Wout, yy = R0 - img0 * Hout;                                            \
+        const long pos = ((long)img0 * Hin + yy) * Win + 4 * j0;                                  \
+        _Pragma("unroll") for (int r = 0; r < RM; r++) aq[r] += pos;                               \
+        for (int g = gb; g < ge;) {                                                                \
+            const int run = min(ge - g, Wout - j0);                                                \
+            __global const uint *ap[RM];                                                           \
+            _Pragma("unroll") for (int r = 0; r < RM; r++) ap[r] = (__global const uint *)aq[r];   \
+            for (int j = 0; j < run; j++, g++) {                                                   \
+                STEP(RM, NV);                                                                      \
+            }                                                                                      \
+            long adv = 4 * run;                                                                    \
+            if (j0 + run == Wout) {                                                                \
+                adv += Win - 4 * Wout;                                                             \
+                if (++yy == Hout) yy = 0, adv += (long)(Hin - Hout) * Win;                         \
+            }                                                                                      \
+            j0 = 0;                                                                                \
+            _Pragma("unroll") for (int r = 0; r < RM; r++) aq[r] += adv;                           \
+        }                                                                                          \
+    }
+/* The same from the sub-chunk's offset table Tl (niti_wg_subpanel): no run structure, so the
+ * compact grid costs nothing per E row (vnni). */
+#define NITI_WG_LOOP_TABLE(RM, NV, STEP)                                                           \
+    for (int g = gb; g < ge; g++) {                                                                \
+        const int o_ = Tl[g], j = 0;                                                               \
+        __global const uint *ap[RM];                                                               \
+        _Pragma("unroll") for (int r = 0; r < RM; r++) ap[r] = (__global const uint *)(aq[r] + o_); \
+        STEP(RM, NV);                                                                              \
+    }
 
 /* ---------------------------------------------------------------- vnni micro-kernel */
 #ifdef NITI_VNNI
@@ -652,8 +698,10 @@ NITI_VNNI_KERNEL(12, 1)
 
 /* The wgrad's sub-panel, built from E (B) for each sub-chunk, then its offset correction. */
 #define NITI_WG_PREP(NV)                                                                           \
-    const long enext = niti_wg_subpanel(B, Bs, gb, ge, kb4, NV, pg, eN, eHo, eWo, Nst, eHg, eWg);  \
+    const long enext =                                                                             \
+        niti_wg_subpanel(B, Bs, Ts, gb, ge, kb4, NV, pg, eN, eHo, eWo, Nst, eHg, eWg, Hin, Win);   \
     __local const int16 *Bl = Bs - gb; /* indexed by g, as the packed panel */                     \
+    __local const int *Tl = Ts - gb;                                                               \
     NITI_SUB_PREP_B(NV, NITI_BL)
 #define NITI_PREFETCH(p) __asm__ volatile("prefetcht0 %0" : : "m"(*(p)))
 /* Row block rb's share of the prefetch of the next sub-chunk's E rows (its columns of them) */
@@ -670,7 +718,8 @@ NITI_VNNI_KERNEL(12, 1)
         NITI_MK_ARGS, int eN, int eHo, int eWo, int eHg, int eWg)                                  \
     {                                                                                              \
         __local int16 Bs[NITI_WG_SUB];                                                             \
-        NITI_MK_BODY_WG(RM, NV, NITI_VNNI_STEP_WG)                                                 \
+        __local int Ts[NITI_WG_SUB];                                                               \
+        NITI_MK_BODY_WG(RM, NV, NITI_VNNI_STEP_WG, NITI_WG_LOOP_TABLE)                             \
     }
 NITI_VNNI_WG_KERNEL(4, 4)
 NITI_VNNI_WG_KERNEL(8, 2)
@@ -739,7 +788,7 @@ NITI_F32_KERNEL(6, 1)
         NITI_MK_ARGS)                                                                              \
     {                                                                                              \
         __global const char *Bp = (__global const char *)B + (long)get_global_id(0) * NV * Kp4 * 64; \
-        NITI_MK_BODY_WG(RM, NV, NITI_F32_STEP)                                                     \
+        NITI_MK_BODY_WG(RM, NV, NITI_F32_STEP, NITI_WG_LOOP_RUNS)                                  \
     }
 NITI_F32_WG_KERNEL(6, 2)
 NITI_F32_WG_KERNEL(6, 1)

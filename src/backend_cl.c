@@ -922,16 +922,17 @@ static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_
     int Hp = g->H + 2 * g->pad, Wp = wg_pitch(g);
     int vnni = im->gemm == GEMM_VNNI;
     /* The grid of the reduction (gemm_cpu.cl, "wgrad, transposed form"), by a rough cost: terms
-     * plus about two steps of pointer set-up per run:
+     * plus, on the portable path, about two steps of pointer set-up per run (the vnni kernel
+     * reads each group's offset from a table instead: no cost per run):
      *   0 compact     E itself (needs Wo % 4 == 0), runs of one E row (Wo/4 groups);
      *   1 row-padded  Ho x Wp per image (needs Ho Wp % 4 == 0), runs of one image;
      *   2 padded      Hp x Wp per image, one run. */
-    double cost[3];
-    cost[0] = g->Wo % 4 == 0 ? (double)g->Ho * g->Wo * (1.0 + 8.0 / g->Wo) : 1e300;
+    double cost[3], run = vnni ? 0.0 : 8.0;
+    cost[0] = g->Wo % 4 == 0 ? (double)g->Ho * g->Wo * (1.0 + run / g->Wo) : 1e300;
     cost[1] = ((size_t)g->Ho * Wp) % 4 == 0
-                  ? (double)g->Ho * Wp * (1.0 + 8.0 / ((double)g->Ho * Wp))
+                  ? (double)g->Ho * Wp * (1.0 + run / ((double)g->Ho * Wp))
                   : 1e300;
-    cost[2] = (double)Hp * Wp * (1.0 + 8.0 / ((double)N * Hp * Wp));
+    cost[2] = (double)Hp * Wp * (1.0 + run / ((double)N * Hp * Wp));
     int mode = cost[0] <= cost[1] && cost[0] <= cost[2] ? 0 : cost[1] <= cost[2] ? 1 : 2;
     mk_cfg c = choose_mk(im, O);
     c.kid = wg_kernel(c.kid);
@@ -979,8 +980,7 @@ static niti_status cpu_wgrad(cl_impl *im, const niti_conv_geom *g, cl_mem A, cl_
     cl_long pst = (cl_long)Pst;
     ka_raw(&a, sizeof pst, &pst);
     ka_int(&a, vnni ? 0x80 : 0);
-    WS_TRY(&wr, launch_tasks(im, &a, mode == 3 ? (size_t)N * Hp : cdiv(Pst, (size_t)Wp),
-                             "conv_wgrad"));
+    WS_TRY(&wr, launch_tasks(im, &a, Pst / 64, "conv_wgrad")); /* blocks of 64 positions */
 
     /* the panel operand: packed here (portable), or built from E inside the kernel (vnni) */
     const int eg[5] = {N, g->Ho, g->Wo, Hg, Wg};

@@ -202,9 +202,12 @@ static void test_conv(void)
     /* the same in the tap-expanded wgrad layout (narrow padded rows, given a work space) */
     test_conv_one(2, 6, 12, 136, 24, 3, 0, 0, 0, 0);
     test_conv_one(2, 6, 16, 136, 24, 5, 0, 0, 0, 0);
-    /* the vnni wgrad's panel operand, built from E per sub-chunk: several sub-chunks, row groups
-     * and chunks, a partial and an empty panel (O = 40 of 64 columns), grid gaps (row-padded) */
+    /* the vnni wgrad's panel operand, built from E per sub-chunk with its table of group
+     * offsets: several sub-chunks, row groups and chunks, a partial and an empty panel (O = 40 of
+     * 64 columns); the compact grid (vnni; the portable path: row-padded, with gaps), the
+     * row-padded grid (Wo = 19), several chunks */
     test_conv_one(4, 20, 20, 24, 40, 3, 1, 0, 0, 0);
+    test_conv_one(4, 19, 19, 24, 40, 3, 1, 0, 0, 0);
     test_conv_one(8, 32, 32, 8, 20, 3, 1, 0, 0, 0);
     /* Random shapes. */
     int reps = quick ? 60 : 300;
