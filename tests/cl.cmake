@@ -74,3 +74,9 @@ set_tests_properties(cl_gemm_bad_name PROPERTIES ENVIRONMENT "${NITI_TEST_ENV};N
 
 # Not a test: rough timings of the conv kernels (tests/cl_bench.c; run by hand).
 niti_add_test_exe(cl_bench ${CMAKE_CURRENT_SOURCE_DIR}/cl_bench.c)
+
+# The GPU paths' kernels compiled for NVIDIA targets without a GPU (tools/ptx_check.sh): the
+# program with the tiled and dp4a options, through clang/libclc to PTX and NVIDIA's ptxas.
+# Skipped where LLVM's tools, libclc or ptxas are missing.
+add_test(NAME ptx_nvidia COMMAND bash ${PROJECT_SOURCE_DIR}/tools/ptx_check.sh)
+set_tests_properties(ptx_nvidia PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS cl)

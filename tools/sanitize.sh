@@ -20,6 +20,7 @@
 #                               full training runs on ref: 159 s, 136 s, 90 s, 47 s; the same code
 #                               (train, save, resume bit-identically) runs in fault_ckpt,
 #                               fault_kill_write and fault_no_opencl.
+#   ptx_nvidia                  a shell script around clang and ptxas: no niti code runs in it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/deps.sh
@@ -46,7 +47,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export POCL_CACHE_DIR="$PWD/$build/pocl-cache" NITI_CACHE_DIR="$PWD/$build/niti-cache"
 mkdir -p "$POCL_CACHE_DIR" "$NITI_CACHE_DIR"
 cd "$build"
-exclude=${SANITIZE_EXCLUDE-^(install_and_link|cl_ops.*|cl_runtime.*|conformance_pocl.*|fp32_cl|bench_.*cpu.*|train_resume_identity_ref|train_learns_ref|train_sigint_resume_ref|fp32_mnist_ref)\$}
+exclude=${SANITIZE_EXCLUDE-^(install_and_link|cl_ops.*|cl_runtime.*|conformance_pocl.*|fp32_cl|bench_.*cpu.*|train_resume_identity_ref|train_learns_ref|train_sigint_resume_ref|fp32_mnist_ref|ptx_nvidia)\$}
 args=(--output-on-failure -j "$jobs")
 [ -n "$exclude" ] && args+=(-E "$exclude")
 # shellcheck disable=SC2086
