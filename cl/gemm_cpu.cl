@@ -624,7 +624,8 @@ NITI_GI long niti_wg_subpanel(__global const uchar *E, __local int16 *Bs, __loca
     for (int g = gb; g < ge; g++) {                                                                \
         const int o_ = Tl[g], j = 0;                                                               \
         __global const uint *ap[RM];                                                               \
-        _Pragma("unroll") for (int r = 0; r < RM; r++) ap[r] = (__global const uint *)(aq[r] + o_); \
+        _Pragma("unroll") for (int r = 0; r < RM; r++) ap[r] =                                     \
+            (__global const uint *)(aq[r] + o_);                                                   \
         STEP(RM, NV);                                                                              \
     }
 
