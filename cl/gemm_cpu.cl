@@ -754,6 +754,28 @@ NITI_VNNI_WG_KERNEL(12, 1)
 #define NITI_SUB_PREP(NV) (void)0
 #define NITI_WG_PREP(NV) (void)0
 #define NITI_WG_PF(rb, NV) (void)0
+/* The float value of each int8, indexed by its byte read as unsigned. The row operand's values
+ * are broadcast from this table straight from memory (a load, no arithmetic) instead of being
+ * converted one by one and then broadcast: measured on POCL (AVX-512), the micro-kernel's steps
+ * were bound by those conversions, and the table made the GEMMs about a quarter faster. */
+__constant float niti_i8f[256] = {
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+    16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+    32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
+    48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63,
+    64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79,
+    80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95,
+    96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
+    112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127,
+    -128, -127, -126, -125, -124, -123, -122, -121, -120, -119, -118, -117, -116, -115, -114, -113,
+    -112, -111, -110, -109, -108, -107, -106, -105, -104, -103, -102, -101, -100, -99, -98, -97,
+    -96, -95, -94, -93, -92, -91, -90, -89, -88, -87, -86, -85, -84, -83, -82, -81,
+    -80, -79, -78, -77, -76, -75, -74, -73, -72, -71, -70, -69, -68, -67, -66, -65,
+    -64, -63, -62, -61, -60, -59, -58, -57, -56, -55, -54, -53, -52, -51, -50, -49,
+    -48, -47, -46, -45, -44, -43, -42, -41, -40, -39, -38, -37, -36, -35, -34, -33,
+    -32, -31, -30, -29, -28, -27, -26, -25, -24, -23, -22, -21, -20, -19, -18, -17,
+    -16, -15, -14, -13, -12, -11, -10, -9, -8, -7, -6, -5, -4, -3, -2, -1,
+};
 /* fp32 partial sums over at most 1024 terms (256 groups of 4), then added to int32 exactly. The
  * sub-chunk kb4 is at most 256 groups, so every sub-chunk's float sums are exact. */
 #define NITI_ACC_DECL(RM, NV)                                                                      \
@@ -769,13 +791,13 @@ NITI_VNNI_WG_KERNEL(12, 1)
     }                                                                                              \
     _Pragma("unroll") for (int r = 0; r < RM; r++)                                                 \
     {                                                                                              \
-        char4 a4 = as_char4(ap[r][j]);                                                             \
+        const uchar4 a4 = as_uchar4(ap[r][j]);                                                     \
         _Pragma("unroll") for (int v = 0; v < NV; v++)                                             \
         {                                                                                          \
-            f[r][v] = fma((float16)((float)a4.s0), bv[v][0], f[r][v]);                             \
-            f[r][v] = fma((float16)((float)a4.s1), bv[v][1], f[r][v]);                             \
-            f[r][v] = fma((float16)((float)a4.s2), bv[v][2], f[r][v]);                             \
-            f[r][v] = fma((float16)((float)a4.s3), bv[v][3], f[r][v]);                             \
+            f[r][v] = fma((float16)niti_i8f[a4.s0], bv[v][0], f[r][v]);                            \
+            f[r][v] = fma((float16)niti_i8f[a4.s1], bv[v][1], f[r][v]);                            \
+            f[r][v] = fma((float16)niti_i8f[a4.s2], bv[v][2], f[r][v]);                            \
+            f[r][v] = fma((float16)niti_i8f[a4.s3], bv[v][3], f[r][v]);                            \
         }                                                                                          \
     }
 #define NITI_ACC_STORE(RM, NV)                                                                     \
