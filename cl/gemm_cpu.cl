@@ -369,6 +369,24 @@ NITI_GI void niti_transpose_block(__global const uchar *A, const long *src, int 
         }
 }
 
+/* src[j]: where position P0 + j of a grid of Hp x Wg per image starts in A (NHWC, N x H x W x I),
+ * reading column X + dx - pad of row Y - pad; -1 outside A (padding, or past the last image). */
+NITI_GI void niti_block_src(long *src, long P0, int N, int H, int W, int I, int pad, int Hp,
+                            int Wg, int dx)
+{
+    long img = P0 / ((long)Hp * Wg);
+    int r = (int)(P0 - img * Hp * Wg), Y = r / Wg, X = r - Y * Wg;
+    for (int j = 0; j < 64; j++) {
+        const int iy = Y - pad, ix = X + dx - pad;
+        src[j] = img < N && iy >= 0 && iy < H && ix >= 0 && ix < W ? ((img * H + iy) * W + ix) * I
+                                                                     : -1;
+        if (++X == Wg) {
+            X = 0;
+            if (++Y == Hp) Y = 0, img++;
+        }
+    }
+}
+
 /* Apad^T (see above): tasks over blocks of 64 positions P of the padded grid (Hp x Wp per image,
  * then the tail up to Pst, a multiple of 64). */
 __kernel NITI_PACK_WG void niti_pack_apad_t(__global const uchar *A, __global uchar *out, int N,
@@ -381,18 +399,7 @@ __kernel NITI_PACK_WG void niti_pack_apad_t(__global const uchar *A, __global uc
     for (int u = u0; u < u1; u++) {
         const long P0 = (long)u * 64;
         long src[64];
-        long img = P0 / ((long)Hp * Wp);
-        int r = (int)(P0 - img * Hp * Wp), Y = r / Wp, X = r - Y * Wp;
-        for (int j = 0; j < 64; j++) {
-            const int iy = Y - pad, ix = X - pad;
-            src[j] = img < N && iy >= 0 && iy < H && ix >= 0 && ix < W
-                         ? ((img * H + iy) * W + ix) * I
-                         : -1;
-            if (++X == Wp) {
-                X = 0;
-                if (++Y == Hp) Y = 0, img++;
-            }
-        }
+        niti_block_src(src, P0, N, H, W, I, pad, Hp, Wp, 0);
         niti_transpose_block(A, src, I, out + P0, Pst, x8);
     }
 }
@@ -411,18 +418,7 @@ __kernel NITI_PACK_WG void niti_pack_apad_kx(__global const uchar *A, __global u
         const long P0 = (long)u * 64;
         for (int kx = 0; kx < k; kx++) {
             long src[64];
-            long img = P0 / ((long)Hp * Wo);
-            int r = (int)(P0 - img * Hp * Wo), Y = r / Wo, x = r - Y * Wo;
-            for (int j = 0; j < 64; j++) {
-                const int iy = Y - pad, ix = x + kx - pad;
-                src[j] = img < N && iy >= 0 && iy < H && ix >= 0 && ix < W
-                             ? ((img * H + iy) * W + ix) * I
-                             : -1;
-                if (++x == Wo) {
-                    x = 0;
-                    if (++Y == Hp) Y = 0, img++;
-                }
-            }
+            niti_block_src(src, P0, N, H, W, I, pad, Hp, Wo, kx);
             niti_transpose_block(A, src, I, out + (long)kx * I * Pst + P0, Pst, x8);
         }
     }
