@@ -53,12 +53,20 @@ done
 [ -n "$archs" ] || skip "this ptxas knows none of the architectures"
 echo "ptx_check: LLVM $V, $CLC, $("$PTXAS" --version | tail -1)"
 
+# the tile configurations that build_tiles (src/backend_cl.c) tries, read from its table so the
+# two cannot drift apart: one "TM TN TK RM RN" per line
+readarray -t tiles < <(sed -n 's/.*niti_cl_tiles configs\[\] = {\(.*\)};.*/\1/p' src/backend_cl.c |
+  grep -o '{[0-9, ]*}' | tr -d '{},')
+if [ "${#tiles[@]}" -eq 0 ]; then
+  echo "FAIL: no tile configurations found in src/backend_cl.c (niti_cl_tiles configs[])"
+  exit 1
+fi
+
 fail=0
 for path in tiled dp4a; do
   popt=""
   [ "$path" = dp4a ] && popt="-DNITI_DOT_DP4A=1"
-  # the tile configurations of build_tiles (src/backend_cl.c): TM TN TK RM RN
-  for t in "64 64 16 4 4" "32 32 16 4 4" "16 16 16 2 2"; do
+  for t in "${tiles[@]}"; do
     set -- $t
     tag="$path-$1x$2"
     opts="-cl-std=CL1.2 -DNITI_TM=$1 -DNITI_TN=$2 -DNITI_TK=$3 -DNITI_RM=$4 -DNITI_RN=$5 -DNITI_RED_WG=256 $popt"
