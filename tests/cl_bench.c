@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "backend.h"
+#include "core/backend.h"
 
 static double now(void)
 {

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "backends/backends.h"
 #include "check.h"
-#include "cl_internal.h"
+#include "backends/opencl/internal.h"
 
 static char dir[512];
 

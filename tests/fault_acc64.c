@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
-#include "model.h"
-#include "net.h"
+#include "backends/backends.h"
+#include "core/model.h"
+#include "core/net.h"
 
 static int failures;
 #define EXPECT(c)                                                                                  \

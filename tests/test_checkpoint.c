@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "checkpoint.h"
+#include "io/checkpoint.h"
 #include "niti.h"
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {

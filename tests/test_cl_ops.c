@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
+#include "backends/backends.h"
 #include "check.h"
-#include "numerics.h"
+#include "core/numerics.h"
 
 static niti_backend *R, *D; /* reference, device */
 static uint64_t rng_state = 0x9E3779B97F4A7C15u;

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
-#include "data.h"
-#include "model.h"
-#include "net.h"
-#include "numerics.h"
+#include "backends/backends.h"
+#include "io/data.h"
+#include "core/model.h"
+#include "core/net.h"
+#include "core/numerics.h"
 
 static int die(const char *what)
 {

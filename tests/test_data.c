@@ -16,8 +16,8 @@
 #include <zlib.h>
 
 #include "check.h"
-#include "data.h"
-#include "numerics.h"
+#include "io/data.h"
+#include "core/numerics.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Helpers                                                                                  */

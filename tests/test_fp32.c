@@ -14,11 +14,11 @@
 #include <string.h>
 
 #include "check.h"
-#include "data.h"
-#include "fp32.h"
-#include "fp32_internal.h"
-#include "model.h"
-#include "numerics.h"
+#include "io/data.h"
+#include "fp32/fp32.h"
+#include "fp32/fp32_internal.h"
+#include "core/model.h"
+#include "core/numerics.h"
 
 /* A small deterministic generator for test data (not the library's Philox). */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "model.h"
+#include "core/model.h"
 #include "niti.h"
 
 static int same_layers(const niti_model_spec *a, const niti_model_spec *b)

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "numerics.h"
+#include "core/numerics.h"
 
 static void test_bw(void)
 {

@@ -15,7 +15,7 @@
 #include <zlib.h>
 
 #include "check.h"
-#include "plot.h"
+#include "tools/plot.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Helpers                                                                                  */

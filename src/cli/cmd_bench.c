@@ -7,10 +7,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "args.h"
-#include "bench.h"
-#include "cli.h"
-#include "model.h"
+#include "cli/args.h"
+#include "tools/bench.h"
+#include "cli/cli.h"
+#include "core/model.h"
 
 static const char *usage_text =
     "usage: niti bench [options]\n"

@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "backend.h"
-#include "cli.h"
-#include "conformance.h"
+#include "backends/backends.h"
+#include "cli/cli.h"
+#include "tools/conformance.h"
 #include "niti.h"
 
 static void usage(FILE *f)

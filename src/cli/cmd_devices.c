@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "backend.h"
-#include "cli.h"
+#include "backends/backends.h"
+#include "cli/cli.h"
 
 static void devices_usage(FILE *f)
 {

@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
-#include "checkpoint.h"
-#include "cli.h"
-#include "data.h"
-#include "train.h"
+#include "cli/args.h"
+#include "io/checkpoint.h"
+#include "cli/cli.h"
+#include "io/data.h"
+#include "train/train.h"
 
 static const char *usage_text =
     "usage: niti eval CKPT [options]\n"

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "model.h"
+#include "cli/cli.h"
+#include "core/model.h"
 #include "niti.h"
 
 static void info_usage(FILE *f)

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "niti.h"
-#include "plot.h"
+#include "tools/plot.h"
 
 static void plot_usage(FILE *f)
 {

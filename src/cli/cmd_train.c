@@ -8,15 +8,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "args.h"
-#include "checkpoint.h"
-#include "cli.h"
-#include "data.h"
-#include "fp32.h"
-#include "model.h"
-#include "net.h"
-#include "numerics.h"
-#include "train.h"
+#include "cli/args.h"
+#include "io/checkpoint.h"
+#include "cli/cli.h"
+#include "io/data.h"
+#include "fp32/fp32.h"
+#include "core/model.h"
+#include "core/net.h"
+#include "core/numerics.h"
+#include "train/train.h"
 
 static const char *usage_text =
     "usage: niti train [options]\n"

@@ -4,10 +4,10 @@
  * first), and with the checksum skipped, so that mutated files reach the checks behind it. */
 #include <inttypes.h>
 
-#include "checkpoint.h"
+#include "io/checkpoint.h"
 #include "fuzz.h"
-#include "model.h"
-#include "safetensors.h"
+#include "core/model.h"
+#include "io/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,6 +1,6 @@
 /* Fuzz target: the CIFAR-10 batch parser and unpacker (niti_cifar_parse, niti_cifar_unpack: the
  * CIFAR-10 loader's code). */
-#include "data.h"
+#include "io/data.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,5 +1,5 @@
 /* Fuzz target: the IDX images parser (niti_idx_parse_images, used by the MNIST loader). */
-#include "data.h"
+#include "io/data.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

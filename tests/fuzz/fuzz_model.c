@@ -2,7 +2,7 @@
  * spec that parses has its canonical text parse again to the same layers and the same text, and
  * every size helper stays in range. */
 #include "fuzz.h"
-#include "model.h"
+#include "core/model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

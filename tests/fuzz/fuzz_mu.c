@@ -1,7 +1,7 @@
 /* Fuzz target: the mu schedule parser (niti_mu_parse). Invariants: values and epochs in range,
  * epochs increasing, and the canonical text (niti_mu_format) parses back to the same schedule. */
 #include "fuzz.h"
-#include "train.h"
+#include "train/train.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

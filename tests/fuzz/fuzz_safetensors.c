@@ -1,7 +1,7 @@
 /* Fuzz target: the safetensors parser (niti_st_parse: header length, UTF-8, JSON, dtypes, shapes,
  * offsets, tiling of the data section) and the accessors used on what it returns. */
 #include "fuzz.h"
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

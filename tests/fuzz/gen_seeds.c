@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "checkpoint.h"
-#include "model.h"
-#include "net.h"
-#include "safetensors.h"
+#include "backends/backends.h"
+#include "io/checkpoint.h"
+#include "core/model.h"
+#include "core/net.h"
+#include "io/safetensors.h"
 
 static const char *outdir;
 

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
-#include "safetensors.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
 
 static unsigned char *slurp(const char *path, size_t *len)
 {

@@ -1,0 +1,21 @@
+/* The backends and the device chooser behind niti_backend_open (niti.h): every backend
+ * implements the interface of core/backend.h. */
+#ifndef NITI_BACKENDS_H
+#define NITI_BACKENDS_H
+
+#include "core/backend.h"
+
+/* The plain-C reference backend (ref.c): the oracle every other backend is checked against. */
+niti_status niti_backend_ref_create(niti_backend **out);
+
+/* OpenCL (opencl/). spec: NULL/"" = default choice, "cpu", "gpu", "P:D", or a name
+ * substring. Returns NITI_ERR_UNSUPPORTED if no OpenCL platform or no matching device. */
+niti_status niti_backend_cl_create(const char *spec, niti_backend **out);
+/* Prints the OpenCL devices (niti devices). Returns the number of devices found (>= 0). */
+int niti_cl_list_devices(void *file /* FILE* */);
+
+/* niti_backend_open (select.c) resolves --device / NITI_DEVICE: "ref", or an OpenCL spec.
+ * NULL/"" = default: first GPU, else first CPU, else ref with a notice on stderr.
+ * niti_backend_open / niti_backend_close / niti_backend_name are public (niti.h). */
+
+#endif
