@@ -1,6 +1,6 @@
 /* Contract primitives (shared/design/numerics.md) in OpenCL C 1.2, the same definitions as
  * src/numerics.c. Right shifts only ever act on non-negative (unsigned) values; signs are applied
- * to magnitudes. This file is concatenated first into the program (see src/cl_runtime.c). */
+ * to magnitudes. This file is concatenated first into the program (see src/backends/opencl/runtime.c). */
 #ifdef NITI_FORCE_BUILD_ERROR
 #error "niti: NITI_FORCE_BUILD_ERROR is defined (forced kernel build failure, a test hook)"
 #endif

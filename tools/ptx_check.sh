@@ -53,12 +53,12 @@ done
 [ -n "$archs" ] || skip "this ptxas knows none of the architectures"
 echo "ptx_check: LLVM $V, $CLC, $("$PTXAS" --version | tail -1)"
 
-# the tile configurations that build_tiles (src/backend_cl.c) tries, read from its table so the
-# two cannot drift apart: one "TM TN TK RM RN" per line
-readarray -t tiles < <(sed -n 's/.*niti_cl_tiles configs\[\] = {\(.*\)};.*/\1/p' src/backend_cl.c |
+# the tile configurations that ocl_build_tiles (src/backends/opencl/gemm_tiled.c) tries, read
+# from its table so the two cannot drift apart: one "TM TN TK RM RN" per line
+readarray -t tiles < <(sed -n 's/.*niti_cl_tiles configs\[\] = {\(.*\)};.*/\1/p' src/backends/opencl/gemm_tiled.c |
   grep -o '{[0-9, ]*}' | tr -d '{},')
 if [ "${#tiles[@]}" -eq 0 ]; then
-  echo "FAIL: no tile configurations found in src/backend_cl.c (niti_cl_tiles configs[])"
+  echo "FAIL: no tile configurations found in src/backends/opencl/gemm_tiled.c (niti_cl_tiles configs[])"
   exit 1
 fi
 
