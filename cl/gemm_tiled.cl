@@ -36,6 +36,17 @@
 #define NITI_NT (NITI_WGX * NITI_WGY)
 #define NITI_LA (NITI_TM * NITI_TK / NITI_NT)
 #define NITI_LB (NITI_TN * NITI_TK / NITI_NT)
+/* Fast tile forms: every item loads fixed rows/columns of each tile, decomposed once. They need
+ * a work-group of at least TK items that the tiles divide evenly; smaller work-groups (a device
+ * whose kernels allow only 1, 4 or 8 items, or NITI_CL_MAX_WG) use general forms that
+ * decompose every element they load. Both give the same sums, so the same bits. */
+#if NITI_NT % NITI_TM == 0 && NITI_NT % NITI_TN == 0 && NITI_NT % NITI_TK == 0 &&                \
+    NITI_NT % NITI_WGY == 0 && (NITI_TM * NITI_TK) % NITI_NT == 0 &&                             \
+    NITI_TM * NITI_TK / NITI_NT <= 8
+#define NITI_TILE_FAST 1
+#else
+#define NITI_TILE_FAST 0
+#endif
 
 #define NITI_INLINE inline __attribute__((always_inline))
 #define NITI_FAR (-1000000000) /* an offset that puts a row/column outside every image */
@@ -122,6 +133,23 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_dot4_probe(
     }
 }
 
+/* Output row m = (img, y, x) of the implicit GEMM: its pixel offset in X and its (y, x); a row
+ * past M gets y = FAR (outside every image). */
+NITI_INLINE void niti_m_pixel(int m, int M, int HWo, int Wout, int Hin, int Win, int Cin,
+                              long *pix, int *y, int *x)
+{
+    if (m < M) {
+        int img = m / HWo, r = m - img * HWo;
+        *y = r / Wout;
+        *x = r - *y * Wout;
+        *pix = (long)img * Hin * Win * Cin + ((long)*y * Win + *x) * Cin;
+    } else {
+        *y = NITI_FAR;
+        *x = 0;
+        *pix = 0;
+    }
+}
+
 /* One entry of the per-tile im2col table of the reduction index kk = (ky, kx, c): dy = ky - pad,
  * dx = kx - pad and the element offset relative to the output pixel. Out of range: dy = FAR. */
 NITI_INLINE void niti_kk_entry(int kk, int ke, int Cin, int k, int Win, int pad, __local int *tbl,
@@ -155,26 +183,18 @@ NITI_INLINE void niti_gemm_body(__global const char *X, __global const char *B, 
     const int split = (int)get_group_id(2);
     const int kb = split * kchunk, ke = min(K, kb + kchunk);
     const int HWo = Hout * Wout;
-    const int kq = lid % NITI_TK; /* this item's column of every A tile */
     __local char *Ab = (__local char *)As, *Bb = (__local char *)Bs;
-
+#if NITI_TILE_FAST
+    const int kq = lid % NITI_TK; /* this item's column of every A tile */
     /* The A rows this item loads never change: decompose them once. */
     long a_pix[8];
     int a_y[8], a_x[8];
     for (int j = 0; j < LA; j++) {
         int m = m0 + lid / NITI_TK + j * (NT / NITI_TK);
-        if (m < M) {
-            int img = m / HWo, r = m - img * HWo;
-            a_y[j] = r / Wout;
-            a_x[j] = r - a_y[j] * Wout;
-            a_pix[j] = (long)img * Hin * Win * Cin + ((long)a_y[j] * Win + a_x[j]) * Cin;
-        } else {
-            a_y[j] = NITI_FAR;
-            a_x[j] = 0;
-            a_pix[j] = 0;
-        }
+        niti_m_pixel(m, M, HWo, Wout, Hin, Win, Cin, &a_pix[j], &a_y[j], &a_x[j]);
     }
-    if (lid < NITI_TK) niti_kk_entry(kb + lid, ke, Cin, k, Win, pad, tbl, lid);
+#endif
+    for (int s = lid; s < NITI_TK; s += NT) niti_kk_entry(kb + s, ke, Cin, k, Win, pad, tbl, s);
     barrier(CLK_LOCAL_MEM_FENCE);
 
     int acc[4][4];
@@ -184,6 +204,7 @@ NITI_INLINE void niti_gemm_body(__global const char *X, __global const char *B, 
     int cur = 0;
     for (int k0 = kb; k0 < ke; k0 += NITI_TK) {
         __local int *t = tbl + cur * 3 * NITI_TK;
+#if NITI_TILE_FAST
         int dy = t[kq], dx = t[NITI_TK + kq], off = t[2 * NITI_TK + kq];
         for (int j = 0; j < LA; j++) {
             int mm = lid / NITI_TK + j * (NT / NITI_TK);
@@ -191,15 +212,26 @@ NITI_INLINE void niti_gemm_body(__global const char *X, __global const char *B, 
             Ab[NITI_PK(kq, mm, TM)] =
                 (iy >= 0 && iy < Hin && ix >= 0 && ix < Win) ? X[a_pix[j] + off] : (char)0;
         }
+#else
+        for (int e = lid; e < TM * NITI_TK; e += NT) {
+            int mm = e / NITI_TK, q = e - mm * NITI_TK;
+            long pix;
+            int y, x;
+            niti_m_pixel(m0 + mm, M, HWo, Wout, Hin, Win, Cin, &pix, &y, &x);
+            int iy = y + t[q], ix = x + t[NITI_TK + q];
+            Ab[NITI_PK(q, mm, TM)] = (iy >= 0 && iy < Hin && ix >= 0 && ix < Win)
+                                         ? X[pix + t[2 * NITI_TK + q]]
+                                         : (char)0;
+        }
+#endif
         for (int e = lid; e < TN * NITI_TK; e += NT) {
             int nn = e / NITI_TK, q = e - nn * NITI_TK;
             int kk = k0 + q, n = n0 + nn;
             Bb[NITI_PK(q, nn, TN)] = (n < Ncol && kk < ke) ? B[(long)n * K + kk] : (char)0;
         }
         /* the table of the next tile, into the other half */
-        if (lid < NITI_TK)
-            niti_kk_entry(k0 + NITI_TK + lid, ke, Cin, k, Win, pad, tbl + (cur ^ 1) * 3 * NITI_TK,
-                          lid);
+        for (int s = lid; s < NITI_TK; s += NT)
+            niti_kk_entry(k0 + NITI_TK + s, ke, Cin, k, Win, pad, tbl + (cur ^ 1) * 3 * NITI_TK, s);
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int g = 0; g < NITI_TK / 4; g++) {
             uint a[4], b[4];
@@ -309,6 +341,21 @@ NITI_INLINE void niti_m_entry(int m, int me, int HWo, int Wo, int H, int W, int 
     xs[slot] = x;
 }
 
+/* im2col column kk = (ky, kx, c) of wgrad: dy, dx and the element offset relative to the output
+ * pixel; a column past K gets dy = FAR. */
+NITI_INLINE void niti_kk_col(int kk, int K, int I, int k, int W, int pad, int *dy, int *dx,
+                             int *off)
+{
+    *dy = NITI_FAR, *dx = 0, *off = 0;
+    if (kk < K) {
+        int t = kk / I, c = kk - t * I;
+        int ky = t / k, kx = t - ky * k;
+        *dy = ky - pad;
+        *dx = kx - pad;
+        *off = (*dy * W + *dx) * I + c;
+    }
+}
+
 NITI_INLINE void niti_wgrad_body(__global const char *A, __global const char *E, __global long *G,
                                  int H, int W, int I, int Ho, int Wo, int k, int pad, int O, int K,
                                  int M, int mchunk, __local uint *Es, __local uint *As,
@@ -323,21 +370,17 @@ NITI_INLINE void niti_wgrad_body(__global const char *A, __global const char *E,
     const int mb = split * mchunk, me = min(M, mb + mchunk);
     const int HWo = Ho * Wo;
 
-    /* The im2col column this item loads never changes (NT is a multiple of TN): decompose it. */
-    const int col = lid % TN, kk = c0 + col;
-    int b_dy = NITI_FAR, b_dx = 0, b_off = 0;
-    if (kk < K) {
-        int t = kk / I, c = kk - t * I;
-        int ky = t / k, kx = t - ky * k;
-        b_dy = ky - pad;
-        b_dx = kx - pad;
-        b_off = (b_dy * W + b_dx) * I + c;
-    }
-    const int orow = lid % TM, o_ok = o0 + orow < O;
     __local char *Eb = (__local char *)Es, *Ab = (__local char *)As;
+#if NITI_TILE_FAST
+    /* The im2col column this item loads never changes (NT is a multiple of TN): decompose it. */
+    const int col = lid % TN;
+    int b_dy, b_dx, b_off;
+    niti_kk_col(c0 + col, K, I, k, W, pad, &b_dy, &b_dx, &b_off);
+    const int orow = lid % TM, o_ok = o0 + orow < O;
+#endif
 
-    if (lid < NITI_TK)
-        niti_m_entry(mb + lid, me, HWo, Wo, H, W, I, tb, tyx, tyx + NITI_TK, lid);
+    for (int s = lid; s < NITI_TK; s += NT)
+        niti_m_entry(mb + s, me, HWo, Wo, H, W, I, tb, tyx, tyx + NITI_TK, s);
     barrier(CLK_LOCAL_MEM_FENCE);
 
     int acc[4][4];
@@ -350,18 +393,25 @@ NITI_INLINE void niti_wgrad_body(__global const char *A, __global const char *E,
         __local int *tys = tyx + cur * 2 * NITI_TK, *txs = tys + NITI_TK;
         for (int e = lid; e < TM * NITI_TK; e += NT) {
             int mq = e / TM, m = mt + mq;
+#if !NITI_TILE_FAST
+            int orow = e - mq * TM, o_ok = o0 + orow < O;
+#endif
             Eb[NITI_PK(mq, orow, TM)] = (o_ok && m < me) ? E[(long)m * O + o0 + orow] : (char)0;
         }
         for (int e = lid; e < TN * NITI_TK; e += NT) {
             int mq = e / TN;
+#if !NITI_TILE_FAST
+            int col = e - mq * TN, b_dy, b_dx, b_off;
+            niti_kk_col(c0 + col, K, I, k, W, pad, &b_dy, &b_dx, &b_off);
+#endif
             int iy = tys[mq] + b_dy, ix = txs[mq] + b_dx;
             Ab[NITI_PK(mq, col, TN)] =
                 (iy >= 0 && iy < H && ix >= 0 && ix < W) ? A[tbase[mq] + b_off] : (char)0;
         }
-        if (lid < NITI_TK) {
+        for (int s = lid; s < NITI_TK; s += NT) {
             int nxt = cur ^ 1;
-            niti_m_entry(mt + NITI_TK + lid, me, HWo, Wo, H, W, I, tb + nxt * NITI_TK,
-                         tyx + nxt * 2 * NITI_TK, tyx + nxt * 2 * NITI_TK + NITI_TK, lid);
+            niti_m_entry(mt + NITI_TK + s, me, HWo, Wo, H, W, I, tb + nxt * NITI_TK,
+                         tyx + nxt * 2 * NITI_TK, tyx + nxt * 2 * NITI_TK + NITI_TK, s);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int g = 0; g < NITI_TK / 4; g++) {
@@ -412,8 +462,7 @@ __kernel __attribute__((reqd_work_group_size(NITI_WGX, NITI_WGY, 1))) void niti_
     niti_wgrad_body(NITI_WGRAD_PASS, Es, As, tb, tyx, NITI_WGY, NITI_TN, 1, NITI_RN);
 }
 
-#if NITI_TK % 4 != 0 || NITI_NT % NITI_TM != 0 || NITI_NT % NITI_TN != 0 ||                  \
-    NITI_NT % NITI_TK != 0 || NITI_NT % NITI_WGY != 0 || (NITI_TM * NITI_TK) % NITI_NT != 0 ||   \
-    NITI_RM > 4 || NITI_RN > 4 || NITI_TM * NITI_TK / NITI_NT > 8
+#if NITI_TK % 4 != 0 || NITI_TM % NITI_RM != 0 || NITI_TN % NITI_RN != 0 || NITI_RM > 4 ||      \
+    NITI_RN > 4
 #error "niti: unsupported conv tile configuration"
 #endif

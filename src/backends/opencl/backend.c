@@ -101,6 +101,11 @@ niti_status ocl_build(cl_impl *im)
         if (!kernel_in_path(i, im->gemm)) continue;
         im->k[i] = clCreateKernel(im->prog, ocl_kernel_names[i], &err);
         if (err != CL_SUCCESS) return niti_cl_fail(err, "clCreateKernel", ocl_kernel_names[i]);
+        size_t wg = 0;
+        if (clGetKernelWorkGroupInfo(im->k[i], im->info.device, CL_KERNEL_WORK_GROUP_SIZE,
+                                     sizeof wg, &wg, NULL) != CL_SUCCESS || !wg)
+            wg = 1;
+        im->kwg[i] = wg < im->wg_cap ? wg : im->wg_cap;
     }
     return NITI_OK;
 }
@@ -111,6 +116,31 @@ void ocl_release_program(cl_impl *im)
         if (im->k[i]) clReleaseKernel(im->k[i]), im->k[i] = NULL;
     if (im->prog) clReleaseProgram(im->prog), im->prog = NULL;
 }
+/* The work-group cap: the device's CL_DEVICE_MAX_WORK_GROUP_SIZE and first work-item size, and
+ * NITI_CL_MAX_WG (a positive integer) when set. */
+static niti_status wg_limits(cl_impl *im, const char *name)
+{
+    size_t sizes[3] = {0, 0, 0};
+    if (clGetDeviceInfo(im->info.device, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof sizes, sizes,
+                        NULL) != CL_SUCCESS)
+        sizes[0] = sizes[1] = sizes[2] = 1;
+    for (int d = 0; d < 3; d++) im->max_items[d] = sizes[d] ? sizes[d] : 1;
+    im->wg_cap = im->info.max_wg ? im->info.max_wg : 1;
+    if (im->max_items[0] < im->wg_cap) im->wg_cap = im->max_items[0];
+    const char *e = getenv("NITI_CL_MAX_WG");
+    if (e && *e) {
+        char *end = NULL;
+        long v = strtol(e, &end, 10);
+        if (*end || v < 1 || v > 1 << 20)
+            return niti_fail(NITI_ERR_INVALID,
+                             "OpenCL %s: NITI_CL_MAX_WG=\"%.40s\": expected a whole number of "
+                             "work-items from 1 to 1048576",
+                             name, e);
+        if ((size_t)v < im->wg_cap) im->wg_cap = (size_t)v;
+    }
+    return NITI_OK;
+}
+
 niti_status niti_backend_cl_create(const char *spec, niti_backend **out)
 {
     niti_cl_device_info info;
@@ -152,6 +182,8 @@ niti_status niti_backend_cl_create(const char *spec, niti_backend **out)
     clGetDeviceInfo(info.device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof align_bits, &align_bits,
                     NULL);
     im->sub_align = align_bits / 8 > 256 ? align_bits / 8 : 256;
+    s = wg_limits(im, be->name);
+    if (s != NITI_OK) goto fail;
 
     s = ocl_choose_path(im, be->name);
     if (s != NITI_OK) goto fail;

@@ -129,48 +129,89 @@ niti_status ocl_tiled_wgrad(cl_impl *im, const niti_conv_geom *g, niti_buf *A, n
     return ocl_ws_done(&wr, ocl_launch1(im, &r, OK, "conv_wgrad"));
 }
 
-static size_t kernel_wg(cl_impl *im, int kid)
+/* Tile configurations {TM, TN, TK, RM, RN}, largest work-group first: (TN/RN) x (TM/RM) items of
+ * 256, 64, 64, 32, 16, 8, 4 and 1. The first whose kernels fit the device is used; from 8 items
+ * down the kernels take their general forms (gemm_tiled.cl, NITI_TILE_FAST). */
+static const niti_cl_tiles configs[] = {{64, 64, 16, 4, 4}, {32, 32, 16, 4, 4}, {16, 16, 16, 2, 2}, {16, 16, 16, 2, 4}, {8, 8, 16, 2, 2}, {8, 8, 16, 2, 4}, {8, 8, 16, 4, 4}, {4, 4, 16, 4, 4}};
+
+/* The kernels whose work-group shape is fixed at build time (reqd_work_group_size): the tiled
+ * GEMMs, (TN/RN) x (TM/RM), and the reductions, NITI_RED_WG. */
+static const int tile_kernels[] = {K_CONV_GEMM, K_CONV_GEMM_NC, K_CONV_WGRAD, K_CONV_WGRAD_NR};
+static const int red_kernels[] = {K_MAX_I32, K_MAX_I64, K_REQUANT_I32, K_REQUANT_I64, K_DECAY,
+                                  K_UPDATE};
+
+/* Whether kernel kid, built for work-groups of `items`, can run them: its work-group limit and
+ * its local memory (the build's limits are in kwg; the device's local memory in info). */
+static int kernel_fits(const cl_impl *im, int kid, size_t items)
 {
-    size_t wg = 0;
-    if (clGetKernelWorkGroupInfo(im->k[kid], im->info.device, CL_KERNEL_WORK_GROUP_SIZE,
-                                 sizeof wg, &wg, NULL) != CL_SUCCESS)
-        return 0;
-    return wg;
+    cl_ulong lmem = 0;
+    clGetKernelWorkGroupInfo(im->k[kid], im->info.device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof lmem,
+                             &lmem, NULL);
+    return im->kwg[kid] >= items && (!im->info.local_mem || lmem <= im->info.local_mem);
 }
 
-/* Builds the program for im->gemm with the largest tile configuration whose kernels fit. */
+/* The largest work-group size of the reductions that every reduction kernel of this build
+ * allows (a power of two), or `want` if they all allow it. */
+static size_t red_fit(const cl_impl *im, size_t want)
+{
+    size_t w = want;
+    for (size_t i = 0; i < sizeof red_kernels / sizeof red_kernels[0]; i++)
+        while (w > 1 && !kernel_fits(im, red_kernels[i], w)) w /= 2;
+    return w;
+}
+
+static int tiles_fit(const cl_impl *im, size_t nt)
+{
+    for (size_t i = 0; i < sizeof tile_kernels / sizeof tile_kernels[0]; i++)
+        if (!kernel_fits(im, tile_kernels[i], nt)) return 0;
+    return 1;
+}
+
+/* Builds the program for im->gemm with the largest tile configuration and reduction work-group
+ * whose kernels fit: a configuration is skipped when its work-group exceeds the cap or the
+ * device's work-item sizes; after a build, the kernels' own limits (CL_KERNEL_WORK_GROUP_SIZE,
+ * local memory) decide, and the program is rebuilt with smaller reductions or the next
+ * configuration. The last configuration (one work-item, reductions of one) fits any device
+ * that builds the program. NITI_CL_TILES=TM,TN,TK,RM,RN forces a configuration. */
 niti_status ocl_build_tiles(cl_impl *im, const char *name)
 {
-    niti_cl_device_info info = im->info;
-    niti_status s = NITI_OK;
-    /* Tile configurations, largest first; the first whose kernels fit the device is used. */
-    static const niti_cl_tiles configs[] = {{64, 64, 16, 4, 4}, {32, 32, 16, 4, 4}, {16, 16, 16, 2, 2}};
-    size_t ncfg = sizeof configs / sizeof configs[0];
     niti_cl_tiles forced;
     const char *tenv = getenv("NITI_CL_TILES");
-    int have_forced = tenv && sscanf(tenv, "%d,%d,%d,%d,%d", &forced.TM, &forced.TN, &forced.TK,
-                                     &forced.RM, &forced.RN) == 5;
-    for (size_t c = 0; c < (have_forced ? 1 : ncfg); c++) {
+    int have_forced = tenv && *tenv;
+    if (have_forced &&
+        (sscanf(tenv, "%d,%d,%d,%d,%d", &forced.TM, &forced.TN, &forced.TK, &forced.RM,
+                &forced.RN) != 5 ||
+         forced.TM < 1 || forced.TN < 1 || forced.TK < 4 || forced.TK % 4 || forced.RM < 1 ||
+         forced.RN < 1 || forced.RM > 4 || forced.RN > 4 || forced.TM % forced.RM ||
+         forced.TN % forced.RN || forced.TM > 256 || forced.TN > 256 || forced.TK > 256))
+        return niti_fail(NITI_ERR_INVALID,
+                         "NITI_CL_TILES=\"%.60s\": expected TM,TN,TK,RM,RN with TK a multiple "
+                         "of 4, RM and RN from 1 to 4 dividing TM and TN",
+                         tenv);
+    size_t ncfg = have_forced ? 1 : sizeof configs / sizeof configs[0];
+    size_t red = 256;
+    while (red > im->wg_cap) red /= 2;
+    for (size_t c = 0; c < ncfg; c++) {
         im->t = have_forced ? forced : configs[c];
-        size_t nt = (size_t)(im->t.TM / im->t.RM) * (size_t)(im->t.TN / im->t.RN);
-        if (!have_forced && nt > info.max_wg && c + 1 < ncfg) continue;
-        im->red_wg = 256;
-        while (im->red_wg > info.max_wg && im->red_wg > 1) im->red_wg /= 2;
-        s = ocl_build(im);
-        if (s != NITI_OK) return s;
-        if (kernel_wg(im, K_CONV_GEMM) >= nt && kernel_wg(im, K_CONV_WGRAD) >= nt &&
-            kernel_wg(im, K_CONV_GEMM_NC) >= nt && kernel_wg(im, K_CONV_WGRAD_NR) >= nt &&
-            kernel_wg(im, K_MAX_I64) >= im->red_wg && kernel_wg(im, K_REQUANT_I64) >= im->red_wg &&
-            kernel_wg(im, K_UPDATE) >= im->red_wg && kernel_wg(im, K_DECAY) >= im->red_wg)
-            break;
-        if (have_forced || c + 1 == ncfg) {
-            s = niti_fail(NITI_ERR_UNSUPPORTED,
-                          "OpenCL %s: the kernels do not fit the device's work-group limits",
-                          name);
-            return s;
+        size_t wx = (size_t)(im->t.TN / im->t.RN), wy = (size_t)(im->t.TM / im->t.RM);
+        size_t nt = wx * wy;
+        if (!have_forced && c + 1 < ncfg &&
+            (nt > im->wg_cap || wx > im->max_items[0] || wy > im->max_items[1]))
+            continue;
+        for (;;) {
+            im->red_wg = red;
+            NITI_TRY(ocl_build(im));
+            size_t r = red_fit(im, red);
+            int tfit = tiles_fit(im, nt);
+            if (tfit && r == red) return NITI_OK;
+            ocl_release_program(im);
+            if (r == red) break; /* the reductions fit; the tiles do not: next configuration */
+            red = r;             /* smaller reductions, and build this configuration again */
         }
-        ocl_release_program(im);
     }
-    return NITI_OK;
+    return niti_fail(NITI_ERR_UNSUPPORTED,
+                     "OpenCL %s: the kernels do not fit the device's work-group limits even with "
+                     "%s (work-group cap %zu%s)",
+                     name, have_forced ? "the tiles of NITI_CL_TILES" : "one work-item",
+                     im->wg_cap, getenv("NITI_CL_MAX_WG") ? ", NITI_CL_MAX_WG" : "");
 }
-

@@ -135,7 +135,10 @@ typedef struct cl_impl {
     cl_program prog;
     cl_kernel k[K_COUNT];
     niti_cl_tiles t;
-    size_t red_wg; /* work-group size of the reductions (NITI_RED_WG) */
+    size_t red_wg; /* work-group size of the reductions (-DNITI_RED_WG) */
+    size_t wg_cap; /* the most work-items of any work-group: the device's limits, NITI_CL_MAX_WG */
+    size_t max_items[3];  /* CL_DEVICE_MAX_WORK_ITEM_SIZES */
+    size_t kwg[K_COUNT];  /* per kernel: CL_KERNEL_WORK_GROUP_SIZE, within wg_cap */
     cl_ulong max_alloc;
     size_t sub_align; /* alignment of sub-buffer origins (CL_DEVICE_MEM_BASE_ADDR_ALIGN) */
     int from_cache;
@@ -173,13 +176,14 @@ static inline int check_slot(const niti_buf *sc, int slot)
 /* Kernel arguments, set in order: the first failure is kept and reported at launch. */
 typedef struct kargs {
     cl_kernel k;
+    int kid;
     cl_uint n;
     cl_int err;
 } kargs;
 
 static inline kargs ka_begin(cl_impl *im, int kid)
 {
-    kargs a = {im->k[kid], 0, CL_SUCCESS};
+    kargs a = {im->k[kid], kid, 0, CL_SUCCESS};
     return a;
 }
 static inline void ka_raw(kargs *a, size_t sz, const void *p)
@@ -220,8 +224,11 @@ static inline void ka_window(kargs *a, int Hin, int Win, int Cin, int Hout, int 
 
 niti_status ocl_launch(cl_impl *im, kargs *a, cl_uint dims, const size_t *gs, const size_t *ls,
                        const char *op);
-/* 1-D launch of n items in groups of 64 (kernels check the bound). */
+/* 1-D launch of n items (kernels check the bound) in work-groups of up to 64 items, fewer where
+ * the kernel allows fewer. */
 niti_status ocl_launch1(cl_impl *im, kargs *a, size_t n, const char *op);
+/* The largest power of two <= min(want, the kernel's work-group limit). */
+size_t ocl_wg(const cl_impl *im, int kid, size_t want);
 /* Task launches of the CPU kernels (work-groups of one item); each appends its own last
  * argument (chunk, rows per task, tasks per item). */
 niti_status ocl_launch_range(cl_impl *im, kargs *a, size_t n, size_t *tasks, const char *op);
@@ -284,7 +291,8 @@ niti_status ocl_build_tiles(cl_impl *im, const char *name);
 
 /* ---------------------------------------------------------------- backend.c, probe.c, ops.c */
 
-/* Builds the program with im's options and creates its kernels; releases them. */
+/* Builds the program with im's options, creates its kernels and records their work-group limits
+ * (kwg); releases them. */
 niti_status ocl_build(cl_impl *im);
 void ocl_release_program(cl_impl *im);
 void ocl_destroy(niti_backend *be);

@@ -31,9 +31,17 @@ niti_status ocl_launch(cl_impl *im, kargs *a, cl_uint dims, const size_t *gs, co
     return NITI_OK;
 }
 
+size_t ocl_wg(const cl_impl *im, int kid, size_t want)
+{
+    size_t lim = im->kwg[kid] ? im->kwg[kid] : 1, w = 1;
+    if (want < lim) lim = want;
+    while (w * 2 <= lim) w *= 2;
+    return w;
+}
+
 niti_status ocl_launch1(cl_impl *im, kargs *a, size_t n, const char *op)
 {
-    size_t gs = round_up(n ? n : 1, 64), ls = 64;
+    size_t ls = ocl_wg(im, a->kid, 64), gs = round_up(n ? n : 1, ls);
     return ocl_launch(im, a, 1, &gs, &ls, op);
 }
 

@@ -273,7 +273,7 @@ static niti_status cl_loss_bwd(niti_backend *be, int N, int C, niti_buf *logits,
     ka_uint(&a, t);
     ka_mem(&a, qm);
     ka_mem(&a, err->m);
-    size_t ls = im->red_wg < 64 ? im->red_wg : 64, gs = ls; /* one work-group */
+    size_t ls = ocl_wg(im, K_LOSS, 64), gs = ls; /* one work-group */
     return ocl_launch(im, &a, 1, &gs, &ls, "loss_bwd");
 }
 
