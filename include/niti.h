@@ -150,6 +150,122 @@ niti_status niti_checkpoint_save(niti_net *net, const niti_run_state *rs, const 
 niti_status niti_checkpoint_load(const char *path, niti_backend *be, int max_batch,
                                  niti_net **net_out, niti_run_state *rs_out);
 
+/* ==========================================================================================
+ * BINDINGS API (issue #18): what the Python package (python/niti) calls besides the functions
+ * above. `niti train` runs its epoch loop from internal helpers; these expose the same steps on
+ * plain arrays, so that a binding can run the very same loop and get the same bits: devices,
+ * model facts, datasets, the epoch order, batch assembly with augmentation, statistics of
+ * logits, evaluation, the mu schedule, and checkpoints with a run state of fixed layout.
+ * Implemented in src/backends/opencl/device_list.c, src/io/data_api.c and src/train/api.c.
+ * Keep python/niti/_lib.py in step with this block (and raise NITI_BINDINGS_LEVEL on a change
+ * of any signature or struct here).
+ * ========================================================================================== */
+
+#define NITI_BINDINGS_LEVEL 1
+
+/* Ok if the library was built with bindings level `level` and the caller's idea of the sizes of
+ * niti_run_info and niti_device_desc is right; else NITI_ERR_UNSUPPORTED with a message that
+ * says what differs (a binding built for another version of the library). */
+niti_status niti_bindings_check(int level, size_t run_info_size, size_t device_desc_size);
+
+/* ---- devices */
+typedef struct niti_device_desc {
+    char spec[16];      /* what niti_backend_open takes for this device: "P:D" or "ref" */
+    char name[128];     /* device name ("plain-C reference" for ref) */
+    char platform[128]; /* OpenCL platform name ("" for ref) */
+    char type[16];      /* "cpu", "gpu", "accelerator", "other", or "ref" */
+    char gemm[16];      /* conv/linear GEMM path auto mode picks (vnni, portable, tiled, dp4a,
+                           khr-dot; vnni/dp4a/khr-dot are confirmed by a probe when opened, and
+                           NITI_GEMM overrides it); "" for ref */
+    char driver[128];   /* driver version ("" for ref) */
+    int32_t usable;     /* 1: niti can run on it (OpenCL C >= 1.2, compiler available) */
+    int32_t compute_units;
+    uint64_t global_mem; /* bytes (0 for ref) */
+} niti_device_desc;
+
+/* Every OpenCL device, then ref (always present). Writes min(max, total) entries to out (may be
+ * NULL when max is 0) and the total to *count. No OpenCL platform is not an error: only ref. */
+niti_status niti_devices_list(niti_device_desc *out, int max, int *count);
+
+/* ---- models */
+const char *niti_model_name(const niti_model_spec *m); /* preset name, or "custom" */
+const char *niti_model_text(const niti_model_spec *m); /* canonical spec text */
+void niti_model_input_shape(const niti_model_spec *m, int *h, int *w, int *c);
+int niti_model_layer_count(const niti_model_spec *m);
+/* Layer `layer` in spec notation ("conv 20 k5 p0") written to buf like snprintf; -1 for a bad
+ * index. */
+int niti_model_layer_text(const niti_model_spec *m, int layer, char *buf, size_t size);
+/* The shape of layer `layer`'s weight tensor in the contract's layouts: conv [O,k,k,I] (returns
+ * 4), linear [O,F] (returns 2); 0 for a layer without weights, -1 for a bad index. */
+int niti_model_weight_shape(const niti_model_spec *m, int layer, int64_t shape[4]);
+
+/* ---- datasets (the files and layouts of `niti train --dataset`) */
+typedef struct niti_data niti_data;
+/* name: "mnist", "fashion-mnist" or "cifar10"; dir: as --data (NULL: $NITI_DATA, else ./data;
+ * Fashion-MNIST also /usr/share/datasets/fashion-mnist); train: 1 training set, 0 test set. */
+niti_status niti_data_load(const char *name, const char *dir, int train, niti_data **out);
+void niti_data_free(niti_data *d);
+void niti_data_shape(const niti_data *d, int *n, int *h, int *w, int *c, int *classes);
+const uint8_t *niti_data_pixels(const niti_data *d); /* n*h*w*c bytes, NHWC */
+const uint8_t *niti_data_labels(const niti_data *d); /* n bytes, 0..classes-1 */
+const char *niti_data_folder(const niti_data *d);    /* the folder the files came from */
+/* For a dataset name: its canonical name (as checkpoints store it; may be NULL), its input
+ * tables (section 10, tables[c][p] for c < its channels, the rest zero; may be NULL), and
+ * whether `niti train` augments its training batches (CIFAR-10: 1; may be NULL). */
+niti_status niti_data_describe(const char *name, char canonical[32], int8_t tables[3][256],
+                               int *augment);
+/* The order of epoch `epoch`: a permutation of 0..n-1 (Philox stream 3, see src/io/data.c).
+ * `niti train` shuffles the whole training set and, with --train-limit N, takes the first N. */
+niti_status niti_epoch_order(uint64_t seed, uint32_t epoch, int n, int32_t *perm);
+/* Builds an int8 batch as `niti train` does: images idx[0..count-1] of pixels (n images of
+ * h x w x c, NHWC, c <= 3) quantised with tables, and their labels (labels may be NULL; then
+ * labels_out is not written, and may be NULL too). augment: random crop (pad 4) and flip from
+ * Philox stream 4 keyed by seed and the global step t (what `niti train` does for CIFAR-10).
+ * NITI_ERR_INVALID for an index outside 0..n-1. inputs: count*h*w*c int8. */
+niti_status niti_batch_make(const uint8_t *pixels, const uint8_t *labels, int n, int h, int w,
+                            int c, const int8_t tables[3][256], const int32_t *idx, int count,
+                            int augment, uint64_t seed, uint32_t t, int8_t *inputs,
+                            int32_t *labels_out);
+
+/* ---- training-loop helpers */
+/* The mu of epoch `epoch` (0-based) under a schedule ("5" or "5,100:4,150:3"); a malformed
+ * schedule gives NITI_ERR_FORMAT naming the column. */
+niti_status niti_mu_schedule_at(const char *schedule, int epoch, int *mu);
+/* Over n rows of int8 logits at exponent `exp`: the sum of the display losses (section 6,
+ * summed in row order from 0, as `niti train` does; may be NULL) and the number of rows whose
+ * largest logit (the first on ties) is the label (may be NULL). Labels outside 0..classes-1
+ * give NITI_ERR_INVALID. */
+niti_status niti_logits_stats(const int8_t *logits, const int32_t *labels, int n, int classes,
+                              int exp, double *loss_sum, int64_t *correct);
+/* Evaluation mode over n int8 images in consecutive batches of `batch` (<= the network's max
+ * batch; each batch has its own requantisation shifts, so the batch size matters), as `niti
+ * train` and `niti eval` evaluate: correct predictions, the confusion matrix (classes x
+ * classes, row = label, column = prediction; may be NULL), the sum of display losses (may be
+ * NULL) and each image's prediction (may be NULL). labels may be NULL only if correct,
+ * confusion and loss_sum are all NULL. */
+niti_status niti_net_evaluate(niti_net *net, const int8_t *inputs, const int32_t *labels, int n,
+                              int batch, int64_t *correct, int64_t *confusion, double *loss_sum,
+                              int32_t *pred);
+
+/* ---- checkpoints with a run state of fixed layout (niti_run_state may grow; this does not) */
+typedef struct niti_run_info {
+    niti_train_cfg cfg;
+    char mu[256];      /* mu schedule text */
+    char dataset[32];  /* canonical dataset name or "" */
+    int32_t batch;     /* training batch size */
+    uint32_t step;     /* global steps done (the next step's t) */
+    int32_t epoch;     /* epoch in progress (0-based) */
+    int32_t batch_pos; /* batches of that epoch already done */
+    int32_t epochs;    /* epochs asked for */
+} niti_run_info;
+
+/* niti_checkpoint_save / niti_checkpoint_load with a niti_run_info (run-state fields this
+ * struct lacks are saved as zero, and ignored on load). */
+niti_status niti_checkpoint_save_info(niti_net *net, const niti_run_info *ri, const char *path);
+niti_status niti_checkpoint_load_info(const char *path, niti_backend *be, int max_batch,
+                                      niti_net **net_out, niti_run_info *ri_out);
+/* ================================================================ end of the bindings API */
+
 #ifdef __cplusplus
 }
 #endif
