@@ -1,6 +1,7 @@
 /* The GEMM path of a device: NITI_GEMM or the device's capabilities, and the probe kernels that
  * prove an instruction (vpdpbusd, dp4a, the khr dot product) works in the device's compiler
  * before a path that stands on it is used. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,6 +160,167 @@ static const char *path_instruction(const cl_impl *im)
     return NULL;
 }
 
+/* ---------------------------------------------------------------- known answers against ref
+ * Before a path is used, its program runs a battery of small cases of the ops every step relies
+ * on (both GEMM forms with their requantisation, requant of int64 values around every edge, the
+ * update with and without master weights, the loss) and their outputs must equal the reference
+ * backend's, byte for byte. Compilers have miscompiled integer code in each of these (a 64-bit
+ * select, a 64-bit division by a power of two); a device whose compiler does is refused with the
+ * name of the op instead of training with wrong bits. */
+
+#define NITI_KA_MAX 8 /* cases */
+typedef struct ka_out {
+    unsigned char *bytes;
+    size_t len, cap;
+    int ncase;
+    const char *name[NITI_KA_MAX];
+    size_t end[NITI_KA_MAX];
+} ka_out;
+
+static niti_status ka_take(niti_backend *be, niti_buf *b, size_t bytes, ka_out *o)
+{
+    if (o->len + bytes > o->cap) {
+        size_t cap = (o->len + bytes) * 2;
+        unsigned char *nb = realloc(o->bytes, cap);
+        if (!nb) return niti_fail(NITI_ERR_NOMEM, "known-answer probe");
+        o->bytes = nb, o->cap = cap;
+    }
+    NITI_TRY(be->ops->download(be, b, 0, o->bytes + o->len, bytes));
+    o->len += bytes;
+    return NITI_OK;
+}
+
+static void ka_case(ka_out *o, const char *name)
+{
+    if (o->ncase < NITI_KA_MAX) o->name[o->ncase] = name, o->end[o->ncase++] = o->len;
+}
+
+/* Deterministic test data: a small LCG, so both backends get the same inputs. */
+static uint32_t ka_rand(uint32_t *x)
+{
+    *x = *x * 1664525u + 1013904223u;
+    return *x >> 8;
+}
+
+/* Runs the battery on be; its outputs, case by case, go to o. */
+static niti_status ka_battery(niti_backend *be, ka_out *o)
+{
+    const niti_backend_ops *op = be->ops;
+    enum { NB = 10 };
+    niti_buf *b[NB] = {NULL};
+    niti_status s = NITI_OK;
+    uint32_t x = 2024u;
+    int8_t a8[2 * 6 * 6 * 8], w8[24 * 3 * 3 * 8], lg[4 * 10];
+    int64_t g64[300];
+    int32_t lab[4], sc[8] = {0};
+    for (size_t i = 0; i < sizeof a8; i++) a8[i] = (int8_t)(ka_rand(&x) % 255 - 127);
+    a8[5] = -128; /* an input image's extreme */
+    for (size_t i = 0; i < sizeof w8; i++) w8[i] = (int8_t)(ka_rand(&x) % 255 - 127);
+    for (size_t i = 0; i < sizeof lg; i++) lg[i] = (int8_t)(ka_rand(&x) % 255 - 127);
+    for (int i = 0; i < 4; i++) lab[i] = (int32_t)(ka_rand(&x) % 10);
+    /* int64 values with every sign and magnitude class, -7 and the extremes among them */
+    for (int i = 0; i < 300; i++) {
+        int64_t v = (int64_t)(ka_rand(&x) % 2001) - 1000;
+        if (i % 7 == 0) v *= (int64_t)1 << (ka_rand(&x) % 40);
+        g64[i] = v;
+    }
+    g64[0] = -7, g64[1] = 7, g64[2] = -((int64_t)1 << 41) + 3, g64[3] = ((int64_t)1 << 41) - 5;
+#define KA(call)                                                                                   \
+    do {                                                                                           \
+        if ((s = (call)) != NITI_OK) goto done;                                                    \
+    } while (0)
+    KA(niti_buf_from_host(be, a8, sizeof a8, "probe A", &b[0]));
+    KA(niti_buf_from_host(be, w8, sizeof w8, "probe W", &b[1]));
+    KA(op->alloc(be, 24 * 6 * 6 * 2 * 8, "probe acc", &b[2]));
+    KA(op->alloc(be, 24 * 6 * 6 * 2, "probe out", &b[3]));
+    KA(niti_buf_from_host(be, sc, sizeof sc, "probe scalars", &b[4]));
+    /* conv k3 p1 on 2 x 6 x 6 images: 3 channels (packed rows) and 8 (read in place), 24 and 5
+     * outputs (wide and narrow micro-kernels / tiles), then requant of the int32 sums */
+    static const int shapes[3][3] = {{3, 24, 0}, {8, 5, 1}, {8, 24, 2}};
+    for (int c = 0; c < 3; c++) {
+        niti_conv_geom g;
+        KA(niti_conv_geom_init(&g, 2, 6, 6, shapes[c][0], shapes[c][1], 3, 1));
+        size_t n = (size_t)g.N * g.Ho * g.Wo * g.O;
+        KA(op->conv_fwd(be, &g, b[0], b[1], b[2], NITI_I32));
+        KA(op->requant(be, b[2], NITI_I32, n, c == 2 ? NITI_RULE_NITI20 : NITI_RULE_NITI21,
+                       c == 1 ? NITI_PSR : NITI_ROUND, b[3], b[4], 0, -1, 0, 1));
+        KA(ka_take(be, b[3], n, o));
+        if (c == 0) { /* dgrad of the same shape: E = the requantised output */
+            KA(op->conv_dgrad(be, &g, b[3], b[1], b[2], NITI_I32));
+            KA(ka_take(be, b[2], (size_t)g.N * g.H * g.W * g.I * 4, o));
+            KA(op->conv_wgrad(be, &g, b[0], b[3], b[2], NULL));
+            KA(ka_take(be, b[2], (size_t)g.O * 9 * g.I * 8, o));
+        }
+    }
+    KA(ka_take(be, b[4], sizeof sc, o));
+    ka_case(o, "conv forward, dgrad, wgrad and requant (int32)");
+    /* requant of int64 values: both rules and roundings */
+    KA(niti_buf_from_host(be, g64, sizeof g64, "probe G", &b[5]));
+    for (int r = 0; r < 3; r++) {
+        KA(op->requant(be, b[5], NITI_I64, 300, r == 2 ? NITI_RULE_NITI20 : NITI_RULE_NITI21,
+                       r == 1 ? NITI_PSR : NITI_ROUND, b[3], b[4], 2, 0, 5, 3));
+        KA(ka_take(be, b[3], 300, o));
+    }
+    KA(ka_take(be, b[4], sizeof sc, o));
+    ka_case(o, "requant (int64) and max |x|");
+    /* update: plain, with decay, with master weights */
+    int16_t m16[300];
+    for (int i = 0; i < 300; i++) m16[i] = (int16_t)((int)(ka_rand(&x) % 65025) - 32512);
+    KA(niti_buf_from_host(be, m16, sizeof m16, "probe master", &b[6]));
+    KA(op->alloc(be, 300, "probe g", &b[7]));
+    for (int u = 0; u < 3; u++) {
+        KA(op->upload(be, b[5], 0, g64, sizeof g64));
+        KA(op->upload(be, b[3], 0, w8, 300));
+        KA(op->update(be, 300, b[5], 2 - u, u == 1, b[3], u == 2 ? b[6] : NULL, b[7]));
+        KA(ka_take(be, b[3], 300, o));
+        KA(ka_take(be, b[7], 300, o));
+    }
+    KA(ka_take(be, b[6], sizeof m16, o));
+    ka_case(o, "update (gradient quantisation, decay, master weights)");
+    /* loss of 4 samples x 10 classes at exponents on both sides of the contract's branch */
+    KA(niti_buf_from_host(be, lg, sizeof lg, "probe logits", &b[8]));
+    KA(niti_buf_from_host(be, lab, sizeof lab, "probe labels", &b[9]));
+    for (int e = -9; e <= 3; e += 4) {
+        KA(op->loss_bwd(be, 4, 10, b[8], b[9], b[4], e, -1, 6, 99u, 5u, b[5], b[3]));
+        KA(ka_take(be, b[5], 4 * 10 * 8, o));
+        KA(ka_take(be, b[3], 4 * 10, o));
+    }
+    ka_case(o, "loss");
+#undef KA
+done:
+    for (int i = 0; i < NB; i++)
+        if (b[i]) op->release(be, b[i]);
+    return s;
+}
+
+/* 1 when the battery gives the reference's bytes on im's program; 0 with *bad naming the first
+ * case that differs; an error when it cannot run at all. */
+static niti_status known_answers(cl_impl *im, int *ok, const char **bad)
+{
+    niti_backend *ref = NULL;
+    ka_out want = {0}, got = {0};
+    *ok = 0, *bad = "?";
+    niti_status s = niti_backend_ref_create(&ref);
+    if (s == NITI_OK) s = ka_battery(ref, &want);
+    if (s == NITI_OK) s = ka_battery(im->be, &got);
+    if (s == NITI_OK) {
+        *ok = got.len == want.len && !memcmp(got.bytes, want.bytes, got.len);
+        for (int c = 0; !*ok && c < want.ncase; c++) {
+            size_t from = c ? want.end[c - 1] : 0;
+            if (got.len < want.end[c] ||
+                memcmp(got.bytes + from, want.bytes + from, want.end[c] - from)) {
+                *bad = want.name[c];
+                break;
+            }
+        }
+    }
+    niti_backend_close(ref);
+    im->be->mem_peak = im->be->mem_in_use; /* the battery's buffers are not the user's */
+    free(want.bytes);
+    free(got.bytes);
+    return s;
+}
+
 niti_status ocl_choose_path(cl_impl *im, const char *name)
 {
     niti_status s = choose_gemm(im, name);
@@ -169,10 +331,26 @@ niti_status ocl_choose_path(cl_impl *im, const char *name)
     for (;;) {
         s = ocl_build_tiles(im, name);
         const char *instr = path_instruction(im);
-        if (!instr) return s;
-        int probe_ok = s == NITI_OK && (im->gemm == GEMM_VNNI ? vnni_probe_ok(im)
-                                                              : dot4_probe_ok(im));
+        int probe_ok = s == NITI_OK && (!instr || (im->gemm == GEMM_VNNI ? vnni_probe_ok(im)
+                                                                         : dot4_probe_ok(im)));
+        if (probe_ok && !getenv("NITI_CL_NO_KNOWN_ANSWERS")) {
+            int agree = 0;
+            const char *bad = NULL;
+            s = known_answers(im, &agree, &bad);
+            if (s != NITI_OK) return s;
+            if (!agree) {
+                s = niti_fail(NITI_ERR_UNSUPPORTED,
+                              "OpenCL %s: the %s kernels give wrong results for %s (known "
+                              "answers compared with the reference backend): this device's "
+                              "compiler miscompiles them%s",
+                              name, ocl_gemm_names[im->gemm], bad,
+                              im->gemm_forced ? "" : "; no other path is left to try");
+                if (im->gemm_forced || !instr) return s;
+                probe_ok = 0;
+            }
+        }
         if (probe_ok) return NITI_OK;
+        if (!instr) return s;
         if (im->gemm_forced) {
             if (s == NITI_OK)
                 return niti_fail(NITI_ERR_UNSUPPORTED,
