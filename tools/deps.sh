@@ -3,7 +3,7 @@
 # Used by tools/test.sh and tools/quickstart.sh. Set NITI_NO_INSTALL=1 to skip.
 set -euo pipefail
 
-pkgs=(build-essential cmake pkg-config zlib1g-dev libcjson-dev
+pkgs=(build-essential cmake pkg-config zlib1g-dev libcjson-dev libcairo2-dev poppler-utils
       ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo libclblast-dev
       dataset-fashion-mnist clang libclang-rt-dev)
 

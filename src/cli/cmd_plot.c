@@ -1,5 +1,5 @@
-/* niti plot: training logs (JSON Lines from `niti train --log`) to an SVG or PNG figure with test
- * accuracy and training loss against epoch. */
+/* niti plot: training logs (JSON Lines from `niti train --log`) to a PNG, SVG or PDF figure with
+ * test accuracy and training loss against epoch, one line per run. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,21 +14,27 @@ static void plot_usage(FILE *f)
             "usage: niti plot LOG... -o OUT [--title T] [--labels A,B,...] [--size WxH]\n\n"
             "Plots training logs written by `niti train --log FILE` (JSON Lines) into one figure\n"
             "with two panels side by side: test accuracy (%%) against epoch on the left, training\n"
-            "loss against epoch on the right, one coloured line with point markers per log, and a\n"
-            "legend below. Epochs without a test evaluation are skipped on the accuracy line.\n"
-            "When a log holds an epoch twice (a resumed run), the later record is plotted.\n\n"
+            "loss against epoch on the right, one coloured line with point markers per run, and a\n"
+            "legend below. Epochs without a test evaluation are skipped on the accuracy line.\n\n"
+            "One log may hold several runs (--log appends): records that carry a \"run\" id are\n"
+            "grouped by it; otherwise every \"start\" record begins a new run, except a resumed\n"
+            "one (\"resumed_at_step\" > 0), which continues the run before it. When a run holds\n"
+            "an epoch twice (a resumed run), the later record is plotted.\n\n"
             "options:\n"
-            "  -o, --output OUT   the figure to write: OUT ending in .svg gives SVG, .png gives\n"
-            "                     a PNG (8-bit RGB). Written atomically (temp file, then rename).\n"
+            "  -o, --output OUT   the figure to write; its extension picks the format: .png\n"
+            "                     (8-bit RGB image), .svg or .pdf (vector, one page). Written\n"
+            "                     atomically (temp file, then rename).\n"
             "  --title T          a main title above the panels\n"
             "  --labels A,B,...   legend labels, one per LOG in order (an empty entry keeps the\n"
-            "                     default). Default: the log's start event \"label\", else the\n"
-            "                     file's name.\n"
-            "  --size WxH         figure size in pixels (default 1200x500; 400x250 to 8000x8000)\n"
+            "                     default). Default: the run's start event \"label\", else the\n"
+            "                     file's name; the second and later runs of a log that holds\n"
+            "                     several get \" (run 2)\", \" (run 3)\"... after it.\n"
+            "  --size WxH         figure size in pixels (PDF: points; default 1200x500; 400x250\n"
+            "                     to 8000x8000)\n"
             "  -h, --help         this help\n\n"
             "Exit status: 0 ok; 1 the figure could not be written; 2 bad usage or unreadable\n"
             "input (a missing log, a line that is not JSON, a log without epoch records, an\n"
-            "output name without .svg or .png).\n");
+            "output name without .png, .svg or .pdf).\n");
 }
 
 static int need_value(int i, int argc, const char *opt)
@@ -84,7 +90,7 @@ int niti_cmd_plot(int argc, char **argv)
         return 2;
     }
     if (!out || !*out) {
-        cli_error("plot: no output file given (-o OUT.svg or -o OUT.png)");
+        cli_error("plot: no output file given (-o OUT.png, OUT.svg or OUT.pdf)");
         return 2;
     }
     niti_plot_format fmt;
@@ -132,24 +138,33 @@ int niti_cmd_plot(int argc, char **argv)
         }
     }
 
-    int rc = 0;
-    niti_plot_run *runs = calloc((size_t)nlogs, sizeof *runs);
-    if (!runs) {
-        cli_error("plot: out of memory");
-        rc = 1;
-    }
-    int nread = 0;
-    for (; rc == 0 && nread < nlogs; nread++) {
-        niti_status s = niti_plot_read_log(argv[1 + nread], &runs[nread]);
+    /* Every log's runs in order; label_of[k]: the --labels entry of run k's log. */
+    int rc = 0, nruns = 0;
+    niti_plot_run *runs = NULL;
+    const char **label_of = NULL;
+    for (int i = 0; rc == 0 && i < nlogs; i++) {
+        int before = nruns;
+        niti_status s = niti_plot_read_log(argv[1 + i], &runs, &nruns);
         if (s != NITI_OK) {
             cli_error("plot: %s", niti_last_error());
             rc = s == NITI_ERR_NOMEM ? 1 : 2;
+            break;
+        }
+        if (labels) {
+            const char **nl = realloc(label_of, (size_t)nruns * sizeof *nl);
+            if (!nl) {
+                cli_error("plot: out of memory");
+                rc = 1;
+                break;
+            }
+            label_of = nl;
+            for (int k = before; k < nruns; k++) label_of[k] = labels[i];
         }
     }
     if (rc == 0) {
         unsigned char *buf = NULL;
         size_t len = 0;
-        niti_status s = niti_plot_render(runs, nlogs, labels, &po, fmt, &buf, &len);
+        niti_status s = niti_plot_render(runs, nruns, label_of, &po, fmt, &buf, &len);
         if (s == NITI_OK) s = niti_plot_write_file(out, buf, len);
         if (s != NITI_OK) {
             cli_error("plot: %s", niti_last_error());
@@ -157,8 +172,8 @@ int niti_cmd_plot(int argc, char **argv)
         }
         free(buf);
     }
-    for (int k = 0; runs && k < nlogs; k++) niti_plot_run_free(&runs[k]);
-    free(runs);
+    niti_plot_runs_free(runs, nruns);
+    free(label_of);
     free(labels);
     free(lab_buf);
     return rc;
