@@ -141,6 +141,25 @@ typedef struct niti_run_state {
     int epoch;         /* epoch in progress (0-based) */
     int batch_pos;     /* batches of that epoch already done */
     int epochs;        /* epochs asked for */
+    /* The rest describes the run around the arithmetic, so that `niti train --resume CKPT`
+     * alone continues it as it was started. All optional: "" or 0 = not recorded. */
+    char precision[8];      /* "int8" (also "") or "fp32" (the float baseline) */
+    char run_id[64];        /* the run's id in every record of its log */
+    char label[256];        /* the run's name in logs and plots (--label) */
+    char save[1024];        /* absolute path the run saves its checkpoints to (--save) */
+    char log[1024];         /* absolute path of the run's JSON Lines log (--log) */
+    char data[1024];        /* absolute path of the dataset folder the run used */
+    char device[256];       /* the device it last trained on (its full name) */
+    char device_spec[128];  /* --device as given ("" = the default choice) */
+    int train_limit;        /* training images used per epoch (0 = all) */
+    int test_limit;         /* test images evaluated (0 = all) */
+    int eval_every;         /* evaluate every N epochs; 0 = not recorded (1); -1 = at the end */
+    float lr, momentum, weight_decay; /* fp32 only: SGD settings */
+    char lr_steps[128];     /* fp32 only: epochs at which lr is divided by 10 ("" = none) */
+    /* The epoch in progress so far (batch_pos > 0): its summed training loss, correct
+     * predictions and images, so that its record after a resume is the uninterrupted one's. */
+    double epoch_loss_sum;
+    int64_t epoch_correct, epoch_seen;
 } niti_run_state;
 
 /* Writes atomically (temp file + rename): a failed save leaves the previous file intact. */

@@ -306,7 +306,7 @@ static void test_idx_load(void)
     CHECK_EQ(chdir(p), 0);
     CHECK_EQ(niti_dataset_load(NITI_DATA_MNIST, NULL, 0, &d), NITI_OK);
     CHECK(check_idx_content(&d, 6, 5));
-    CHECK(!strcmp(d.source, "./data"));
+    CHECK(d.source[0] == '/' && has(d.source, "/cwd/data")); /* the folder used, absolute */
     niti_dataset_free(&d);
     CHECK_EQ(chdir(old), 0);
 }
@@ -332,11 +332,27 @@ static void test_idx_errors(void)
     /* "c" holds only fashion-mnist/, so MNIST is not found there. */
     expect_fail(NITI_DATA_MNIST, "c", 1, NITI_ERR_IO);
 
-    /* Fashion-MNIST also looks in /usr/share/datasets/fashion-mnist. */
+    /* An explicit folder is used or refused: Fashion-MNIST does not fall back to the Debian
+     * copy from it (issue #20), though the message points there when it is installed. */
     {
         niti_dataset d;
+        struct stat sb;
+        int debian = stat("/usr/share/datasets/fashion-mnist", &sb) == 0;
         path_of(p, sizeof p, "empty");
-        niti_status st = niti_dataset_load(NITI_DATA_FASHION_MNIST, p, 0, &d);
+        CHECK_EQ(niti_dataset_load(NITI_DATA_FASHION_MNIST, p, 0, &d), NITI_ERR_IO);
+        CHECK(has(niti_last_error(), p));
+        CHECK(!has(niti_last_error(), "/usr/share/datasets/fashion-mnist/t10k-images"));
+        CHECK(has(niti_last_error(), debian ? "give neither --data nor NITI_DATA"
+                                            : "apt-get install dataset-fashion-mnist"));
+        setenv("NITI_DATA", p, 1);
+        CHECK_EQ(niti_dataset_load(NITI_DATA_FASHION_MNIST, NULL, 0, &d), NITI_ERR_IO);
+        CHECK(has(niti_last_error(), "NITI_DATA"));
+        unsetenv("NITI_DATA");
+        /* With neither, ./data and then /usr/share/datasets/fashion-mnist. */
+        char old[2048];
+        CHECK(getcwd(old, sizeof old) != NULL);
+        CHECK_EQ(chdir(p), 0);
+        niti_status st = niti_dataset_load(NITI_DATA_FASHION_MNIST, NULL, 0, &d);
         if (st == NITI_OK) {
             CHECK(!strcmp(d.source, "/usr/share/datasets/fashion-mnist"));
             CHECK_EQ(d.n, 10000);
@@ -346,6 +362,7 @@ static void test_idx_errors(void)
             CHECK(has(niti_last_error(), "apt-get install dataset-fashion-mnist"));
             CHECK(has(niti_last_error(), "/usr/share/datasets/fashion-mnist/t10k-images"));
         }
+        CHECK_EQ(chdir(old), 0);
     }
 
     /* images without labels */

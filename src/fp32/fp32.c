@@ -543,3 +543,12 @@ const float *niti_f32_weight_grad(const niti_f32_net *net, int layer)
     if (!net || layer < 0 || layer >= net->nl) return NULL;
     return net->L[layer].dW;
 }
+
+float *niti_f32_momentum(niti_f32_net *net, int layer, size_t *count)
+{
+    if (!net || layer < 0 || layer >= net->nl || !net->L[layer].V) return NULL;
+    if (count) *count = net->L[layer].nw;
+    return net->L[layer].V;
+}
+
+const niti_model_spec *niti_f32_model(const niti_f32_net *net) { return net ? net->model : NULL; }

@@ -40,5 +40,7 @@ niti_status niti_f32_forward_f(niti_f32_net *net, const float *x, int n, float *
 /* The host weights of a layer (NULL if it has none), [O,k,k,I] or [O,F]; writable. */
 float *niti_f32_weights(niti_f32_net *net, int layer, size_t *count);
 const float *niti_f32_weight_grad(const niti_f32_net *net, int layer);
+/* The SGD momentum buffer of a layer (NULL if it has no weights); writable. */
+float *niti_f32_momentum(niti_f32_net *net, int layer, size_t *count);
 
 #endif

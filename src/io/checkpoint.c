@@ -1,6 +1,8 @@
 #include "io/checkpoint.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +108,21 @@ static niti_status fill(niti_net *net, const niti_run_state *rs, niti_st *st)
         free(w), free(mm);
         NITI_TRY(s1);
     }
+    return niti_checkpoint_put_state(st, m, rs);
+}
+
+static int is_fp32(const niti_run_state *rs) { return !strcmp(rs->precision, "fp32"); }
+
+static niti_status set_meta_float(niti_st *st, const char *key, float v)
+{
+    char buf[48];
+    snprintf(buf, sizeof buf, "%.9g", (double)v); /* 9 significant digits: the float exactly */
+    return niti_st_set_meta(st, key, buf);
+}
+
+niti_status niti_checkpoint_put_state(niti_st *st, const niti_model_spec *m,
+                                      const niti_run_state *rs)
+{
     NITI_TRY(niti_st_set_meta(st, "format", CKPT_FORMAT));
     NITI_TRY(niti_st_set_meta(st, "format_version", CKPT_VERSION));
     NITI_TRY(niti_st_set_meta(st, "contract", "numerics v1"));
@@ -127,6 +144,34 @@ static niti_status fill(niti_net *net, const niti_run_state *rs, niti_st *st)
     NITI_TRY(set_meta_int(st, "epoch", rs->epoch));
     NITI_TRY(set_meta_int(st, "batch_pos", rs->batch_pos));
     NITI_TRY(set_meta_int(st, "epochs", rs->epochs));
+    NITI_TRY(niti_st_set_meta(st, "precision", is_fp32(rs) ? "fp32" : "int8"));
+    NITI_TRY(niti_st_set_meta(st, "run_id", rs->run_id));
+    NITI_TRY(niti_st_set_meta(st, "label", rs->label));
+    NITI_TRY(niti_st_set_meta(st, "save", rs->save));
+    NITI_TRY(niti_st_set_meta(st, "log", rs->log));
+    NITI_TRY(niti_st_set_meta(st, "data", rs->data));
+    NITI_TRY(niti_st_set_meta(st, "device", rs->device));
+    NITI_TRY(niti_st_set_meta(st, "device_spec", rs->device_spec));
+    NITI_TRY(set_meta_int(st, "train_limit", rs->train_limit));
+    NITI_TRY(set_meta_int(st, "test_limit", rs->test_limit));
+    NITI_TRY(set_meta_int(st, "eval_every", rs->eval_every));
+    char sum[48];
+    snprintf(sum, sizeof sum, "%.17g", rs->epoch_loss_sum); /* 17 digits: the double exactly */
+    NITI_TRY(niti_st_set_meta(st, "epoch_loss_sum", sum));
+    NITI_TRY(set_meta_int(st, "epoch_correct", rs->epoch_correct));
+    NITI_TRY(set_meta_int(st, "epoch_seen", rs->epoch_seen));
+    if (is_fp32(rs)) {
+        NITI_TRY(set_meta_float(st, "fp32_lr", rs->lr));
+        NITI_TRY(set_meta_float(st, "fp32_momentum", rs->momentum));
+        NITI_TRY(set_meta_float(st, "fp32_weight_decay", rs->weight_decay));
+        NITI_TRY(niti_st_set_meta(st, "fp32_lr_steps", rs->lr_steps));
+    }
+    return NITI_OK;
+}
+
+niti_status niti_checkpoint_seal(niti_st *st)
+{
+    char buf[32];
     uint64_t sum;
     NITI_TRY(st_checksum(st, 2, &sum));
     snprintf(buf, sizeof buf, "%016" PRIx64, sum);
@@ -137,7 +182,10 @@ niti_status niti_checkpoint_save(niti_net *net, const niti_run_state *rs, const 
 {
     niti_st *st = niti_st_new();
     if (!st) return niti_fail(NITI_ERR_NOMEM, "checkpoint");
-    niti_status s = fill(net, rs, st);
+    niti_status s = is_fp32(rs) ? niti_fail(NITI_ERR_INVALID, "the run state says fp32; an "
+                                            "integer network is saved with precision int8")
+                                : fill(net, rs, st);
+    if (s == NITI_OK) s = niti_checkpoint_seal(st);
     if (s == NITI_OK) s = niti_st_write(st, path);
     niti_st_free(st);
     if (s != NITI_OK) return niti_fail_ctx(s, "saving checkpoint %s", path);
@@ -169,15 +217,64 @@ static niti_status parse_round(const char *v, const char *key, niti_rounding *r)
     return NITI_OK;
 }
 
+static niti_status opt_str(const niti_st *st, const char *key, char *out, size_t size)
+{
+    const char *v = niti_st_meta_get(st, key);
+    out[0] = 0;
+    if (!v) return NITI_OK;
+    if (strlen(v) >= size)
+        return niti_fail(NITI_ERR_FORMAT, "metadata '%s' is too long (%zu bytes, at most %zu)", key,
+                         strlen(v), size - 1);
+    memcpy(out, v, strlen(v) + 1);
+    return NITI_OK;
+}
+
+static niti_status opt_int(const niti_st *st, const char *key, int lo, int hi, int *out)
+{
+    *out = 0;
+    if (!niti_st_meta_get(st, key)) return NITI_OK;
+    int64_t x;
+    NITI_TRY(meta_int_range(st, key, lo, hi, &x));
+    *out = (int)x;
+    return NITI_OK;
+}
+
+static niti_status opt_float(const niti_st *st, const char *key, float *out)
+{
+    const char *v = niti_st_meta_get(st, key);
+    *out = 0;
+    if (!v) return niti_fail(NITI_ERR_FORMAT, "metadata '%s' is missing", key);
+    char *end;
+    double d = strtod(v, &end);
+    if (!*v || *end) return niti_fail(NITI_ERR_FORMAT, "metadata '%s' = '%s' is not a number", key, v);
+    *out = (float)d;
+    return NITI_OK;
+}
+
+/* The format entry comes first: a file that is not a niti checkpoint says so, whatever else it
+ * lacks (even the checksum). */
+static niti_status check_format_of(const niti_st *st, const char *path)
+{
+    const char *v = niti_st_meta_get(st, "format");
+    const char *what = path ? path : "the file", *verb = path ? " is" : "";
+    if (!v)
+        return niti_fail(NITI_ERR_FORMAT, "%s%s not a niti checkpoint (a safetensors file without "
+                         "niti's metadata: it has no 'format' entry)", path ? what : "", verb);
+    if (strcmp(v, CKPT_FORMAT))
+        return niti_fail(NITI_ERR_FORMAT, "%s%s not a niti checkpoint (its metadata says format "
+                         "'%.64s', not '%s')", path ? what : "", verb, v, CKPT_FORMAT);
+    return NITI_OK;
+}
+
+static niti_status check_format(const niti_st *st) { return check_format_of(st, NULL); }
+
 static niti_status load_state(const niti_st *st, niti_run_state *rs)
 {
     const char *v;
     int64_t x;
     memset(rs, 0, sizeof *rs);
     niti_train_cfg_default(&rs->cfg);
-    NITI_TRY(meta_str(st, "format", &v));
-    if (strcmp(v, CKPT_FORMAT))
-        return niti_fail(NITI_ERR_FORMAT, "not a niti checkpoint (format '%s')", v);
+    NITI_TRY(check_format(st));
     NITI_TRY(meta_str(st, "format_version", &v));
     if (strcmp(v, CKPT_VERSION) && strcmp(v, "1"))
         return niti_fail(NITI_ERR_UNSUPPORTED,
@@ -226,6 +323,43 @@ static niti_status load_state(const niti_st *st, niti_run_state *rs)
     rs->batch_pos = (int)x;
     NITI_TRY(meta_int_range(st, "epochs", 0, 1 << 24, &x));
     rs->epochs = (int)x;
+    /* Optional (written since the run's settings are kept): absent in older checkpoints. */
+    NITI_TRY(opt_str(st, "precision", rs->precision, sizeof rs->precision));
+    if (rs->precision[0] && strcmp(rs->precision, "int8") && strcmp(rs->precision, "fp32"))
+        return niti_fail(NITI_ERR_FORMAT, "metadata 'precision' = '%s' (expected int8 or fp32)",
+                         rs->precision);
+    if (!rs->precision[0]) strcpy(rs->precision, "int8");
+    NITI_TRY(opt_str(st, "run_id", rs->run_id, sizeof rs->run_id));
+    NITI_TRY(opt_str(st, "label", rs->label, sizeof rs->label));
+    NITI_TRY(opt_str(st, "save", rs->save, sizeof rs->save));
+    NITI_TRY(opt_str(st, "log", rs->log, sizeof rs->log));
+    NITI_TRY(opt_str(st, "data", rs->data, sizeof rs->data));
+    NITI_TRY(opt_str(st, "device", rs->device, sizeof rs->device));
+    NITI_TRY(opt_str(st, "device_spec", rs->device_spec, sizeof rs->device_spec));
+    NITI_TRY(opt_int(st, "train_limit", 0, 1 << 30, &rs->train_limit));
+    NITI_TRY(opt_int(st, "test_limit", 0, 1 << 30, &rs->test_limit));
+    NITI_TRY(opt_int(st, "eval_every", -1, 1 << 24, &rs->eval_every));
+    if (niti_st_meta_get(st, "epoch_loss_sum")) {
+        const char *v = niti_st_meta_get(st, "epoch_loss_sum");
+        char *end;
+        rs->epoch_loss_sum = strtod(v, &end);
+        if (!*v || *end || !isfinite(rs->epoch_loss_sum) || rs->epoch_loss_sum < 0)
+            return niti_fail(NITI_ERR_FORMAT, "metadata 'epoch_loss_sum' = '%s'", v);
+        NITI_TRY(meta_int_range(st, "epoch_correct", 0, INT64_C(1) << 40, &rs->epoch_correct));
+        NITI_TRY(meta_int_range(st, "epoch_seen", rs->epoch_correct, INT64_C(1) << 40,
+                                &rs->epoch_seen));
+    }
+    if (is_fp32(rs)) {
+        NITI_TRY(opt_float(st, "fp32_lr", &rs->lr));
+        NITI_TRY(opt_float(st, "fp32_momentum", &rs->momentum));
+        NITI_TRY(opt_float(st, "fp32_weight_decay", &rs->weight_decay));
+        NITI_TRY(opt_str(st, "fp32_lr_steps", rs->lr_steps, sizeof rs->lr_steps));
+        if (!(rs->lr > 0) || !(rs->momentum >= 0) || !(rs->weight_decay >= 0) ||
+            !isfinite(rs->lr) || !isfinite(rs->momentum) || !isfinite(rs->weight_decay))
+            return niti_fail(NITI_ERR_FORMAT, "fp32 settings lr %g, momentum %g, weight decay "
+                             "%g are out of range", (double)rs->lr, (double)rs->momentum,
+                             (double)rs->weight_decay);
+    }
     return NITI_OK;
 }
 
@@ -242,7 +376,8 @@ static int weight_shape(const niti_layer_spec *s, int64_t want[4])
 
 /* Device-free: every weight (and, with master16, master) tensor exists with the dtype and shape
  * the model needs, and every weight exponent is present and in range. */
-static niti_status check_weights(const niti_st *st, const niti_model_spec *m, int master16)
+static niti_status check_weights(const niti_st *st, const niti_model_spec *m, int master16,
+                                 int fp32)
 {
     char key[64];
     for (int l = 0; l < m->n_layers; l++) {
@@ -250,12 +385,12 @@ static niti_status check_weights(const niti_st *st, const niti_model_spec *m, in
         if (!niti_layer_has_weights(s)) continue;
         int64_t want[4];
         int nd = weight_shape(s, want);
-        const char *names[2] = {"weight", "master"};
-        for (int which = 0; which < (master16 ? 2 : 1); which++) {
+        const char *names[2] = {"weight", fp32 ? "momentum" : "master"};
+        for (int which = 0; which < (master16 || fp32 ? 2 : 1); which++) {
             snprintf(key, sizeof key, "L%d.%s", l, names[which]);
             const niti_st_tensor *t = niti_st_find(st, key);
             if (!t) return niti_fail(NITI_ERR_FORMAT, "tensor '%s' is missing", key);
-            niti_dtype dt = which ? NITI_I16 : NITI_I8;
+            niti_dtype dt = fp32 ? NITI_F32 : which ? NITI_I16 : NITI_I8;
             int ok = t->dtype == dt && t->ndim == nd;
             for (int d = 0; ok && d < nd; d++) ok = t->shape[d] == want[d];
             if (!ok) {
@@ -271,6 +406,7 @@ static niti_status check_weights(const niti_st *st, const niti_model_spec *m, in
                                  niti_dtype_name(t->dtype), got, l, niti_dtype_name(dt), exp);
             }
         }
+        if (fp32) continue; /* float weights carry no exponent */
         int64_t e;
         snprintf(key, sizeof key, "L%d.weight_exp", l);
         NITI_TRY(niti_st_meta_int(st, key, &e));
@@ -305,6 +441,62 @@ static niti_status load_weights(const niti_st *st, niti_net *net, int master16)
     return NITI_OK;
 }
 
+niti_status niti_checkpoint_verify(const niti_st *st)
+{
+    const char *sum = niti_st_meta_get(st, "checksum");
+    const char *ver = niti_st_meta_get(st, "format_version");
+    int version = ver && !strcmp(ver, "1") ? 1 : 2;
+    char want[32];
+    uint64_t h = 0;
+    NITI_TRY(st_checksum(st, version, &h));
+    snprintf(want, sizeof want, "%016" PRIx64, h);
+    if (!sum) return niti_fail(NITI_ERR_FORMAT, "metadata 'checksum' is missing");
+    if (strcmp(sum, want))
+        return niti_fail(NITI_ERR_FORMAT, "checksum mismatch (file says %s, its content gives "
+                                          "%s): the file is damaged", sum, want);
+    return NITI_OK;
+}
+
+/* A printable excerpt of a file's first bytes, for "it begins with ..." */
+static void excerpt(const unsigned char *b, size_t n, char *out, size_t size)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 5 < size; i++)
+        if (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '\\') out[o++] = (char)b[i];
+        else o += (size_t)snprintf(out + o, size - o, "\\x%02x", b[i]);
+    out[o] = 0;
+}
+
+niti_status niti_checkpoint_read(const char *path, niti_st **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return niti_fail(NITI_ERR_IO, "checkpoint %s: cannot open: %s", path, strerror(errno));
+    unsigned char head[16];
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    /* safetensors: an 8-byte little-endian header length, then the JSON header, which starts
+     * with '{'. Anything else is some other kind of file: say so rather than report its first
+     * bytes as an absurd header length. (A checkpoint whose length field alone is damaged
+     * still starts its header with '{', and gets the safetensors reader's exact message.) */
+    if (n < 9 || head[8] != '{') {
+        char ex[80];
+        excerpt(head, n, ex, sizeof ex);
+        if (n == 0) return niti_fail(NITI_ERR_FORMAT, "%s is not a niti checkpoint (the file is "
+                                     "empty)", path);
+        return niti_fail(NITI_ERR_FORMAT, "%s is not a niti checkpoint (not a safetensors file: "
+                         "it begins with \"%s\")", path, ex);
+    }
+    niti_status s = niti_st_read(path, out);
+    if (s != NITI_OK) return s;
+    s = check_format_of(*out, path);
+    if (s != NITI_OK) {
+        niti_st_free(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
 niti_status niti_checkpoint_validate(const niti_st *st, int verify_checksum,
                                      niti_run_state *rs_out, niti_model_spec **model_out)
 {
@@ -312,20 +504,8 @@ niti_status niti_checkpoint_validate(const niti_st *st, int verify_checksum,
     if (!st) return niti_fail(NITI_ERR_INVALID, "niti_checkpoint_validate: no container");
     niti_run_state rs;
     niti_model_spec *model = NULL;
-    niti_status s = NITI_OK;
-    if (verify_checksum) {
-        const char *sum = niti_st_meta_get(st, "checksum");
-        const char *ver = niti_st_meta_get(st, "format_version");
-        int version = ver && !strcmp(ver, "1") ? 1 : 2;
-        char want[32];
-        uint64_t h = 0;
-        s = st_checksum(st, version, &h);
-        snprintf(want, sizeof want, "%016" PRIx64, h);
-        if (s == NITI_OK && !sum) s = niti_fail(NITI_ERR_FORMAT, "metadata 'checksum' is missing");
-        else if (s == NITI_OK && strcmp(sum, want))
-            s = niti_fail(NITI_ERR_FORMAT, "checksum mismatch (file says %s, its content gives "
-                                           "%s): the file is damaged", sum, want);
-    }
+    niti_status s = check_format(st);
+    if (s == NITI_OK && verify_checksum) s = niti_checkpoint_verify(st);
     if (s == NITI_OK) s = load_state(st, &rs);
     const char *spec = NULL;
     if (s == NITI_OK) s = meta_str(st, "model", &spec);
@@ -342,7 +522,7 @@ niti_status niti_checkpoint_validate(const niti_st *st, int verify_checksum,
                 model->name = dup;
             }
         }
-        s = check_weights(st, model, rs.cfg.master16);
+        s = check_weights(st, model, rs.cfg.master16, is_fp32(&rs));
     }
     if (s != NITI_OK) {
         niti_model_free(model);
@@ -358,13 +538,16 @@ niti_status niti_checkpoint_load(const char *path, niti_backend *be, int max_bat
                                  niti_net **net_out, niti_run_state *rs_out)
 {
     niti_st *st = NULL;
-    niti_status s = niti_st_read(path, &st);
+    niti_status s = niti_checkpoint_read(path, &st);
     if (s != NITI_OK) return s;
     niti_run_state rs;
     niti_model_spec *model = NULL;
     niti_net *net = NULL;
     /* Everything that can be checked without a device is checked before one is touched. */
     s = niti_checkpoint_validate(st, 1, &rs, &model);
+    if (s == NITI_OK && is_fp32(&rs))
+        s = niti_fail(NITI_ERR_UNSUPPORTED, "it holds the float weights of an fp32 run (use "
+                      "niti_f32_checkpoint_load, or niti train --precision fp32)");
     if (s == NITI_OK)
         s = niti_net_create(be, model, max_batch > 0 ? max_batch : rs.batch, &rs.cfg, &net);
     if (s == NITI_OK) s = load_weights(st, net, rs.cfg.master16);

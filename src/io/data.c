@@ -30,8 +30,9 @@
  *     where P(r, s, c) is the source pixel, or 0 when (r, s) lies outside the image.
  *     dx = dy = 4 with flip = 0 is the identity.
  *
- * Files. A folder is searched in this order: dir (if given), else $NITI_DATA (if set and not
- * empty), else ./data; for Fashion-MNIST /usr/share/datasets/fashion-mnist is tried afterwards.
+ * Files. The folder is dir if given, else $NITI_DATA if set and not empty: an explicit folder is
+ * the only one searched (used or refused). Without either, ./data is searched, and for
+ * Fashion-MNIST then /usr/share/datasets/fashion-mnist (the Debian package dataset-fashion-mnist).
  * Within a folder, the dataset's subfolder is tried first (mnist; fashion-mnist; cifar10, then
  * cifar-10-batches-bin), then the folder itself. MNIST and Fashion-MNIST use the same file
  * names, so files placed directly in a folder are taken for whichever of the two was asked for.
@@ -60,6 +61,7 @@
 #define NITI_DATA_PATH_MAX 4096
 #define NITI_DATA_MAX_FILE ((size_t)1 << 30) /* 1 GiB of decompressed content per file */
 #define NITI_AUG_PAD 4
+#define NITI_DEBIAN_FASHION_MNIST "/usr/share/datasets/fashion-mnist"
 
 static const char *const data_hint_generic = "pass --data DIR or set NITI_DATA";
 
@@ -259,6 +261,22 @@ static file_set files_of(niti_dataset_id id, int train)
     return s;
 }
 
+/* The absolute, symlink-free form of a folder that exists (for messages, logs, checkpoints). */
+static niti_status absolute_folder(const char *folder, char *out, size_t size)
+{
+    char *abs = realpath(folder, NULL);
+    const char *use = abs ? abs : folder;
+    if (strlen(use) >= size) {
+        niti_status st = niti_fail(NITI_ERR_INVALID, "%s: folder path too long (%zu bytes, at most "
+                                   "%zu)", use, strlen(use), size - 1);
+        free(abs);
+        return st;
+    }
+    memcpy(out, use, strlen(use) + 1);
+    free(abs);
+    return NITI_OK;
+}
+
 /* Chooses the folder and the full path of every file (paths[k], NITI_DATA_PATH_MAX each). */
 static niti_status locate(niti_dataset_id id, const char *dir, const file_set *fs,
                           char folder[NITI_DATA_PATH_MAX], char (*paths)[NITI_DATA_PATH_MAX])
@@ -266,10 +284,16 @@ static niti_status locate(niti_dataset_id id, const char *dir, const file_set *f
     const char *bases[2];
     int nbases = 0;
     const char *env = getenv("NITI_DATA");
+    /* An explicit folder (dir, else $NITI_DATA) is the only one searched: it is used or the
+     * load fails. Only when neither is given does Fashion-MNIST fall back to the Debian copy. */
+    int explicit_dir = 1;
     if (dir && dir[0]) bases[nbases++] = dir;
     else if (env && env[0]) bases[nbases++] = env;
-    else bases[nbases++] = "./data";
-    if (id == NITI_DATA_FASHION_MNIST) bases[nbases++] = "/usr/share/datasets/fashion-mnist";
+    else {
+        explicit_dir = 0;
+        bases[nbases++] = "./data";
+        if (id == NITI_DATA_FASHION_MNIST) bases[nbases++] = NITI_DEBIAN_FASHION_MNIST;
+    }
 
     const char *subs[3];
     int nsubs = 0;
@@ -304,11 +328,49 @@ static niti_status locate(niti_dataset_id id, const char *dir, const file_set *f
             return NITI_OK;
         }
     }
-    return niti_fail(NITI_ERR_IO, "%s: %s not found; tried %s; %s%s", niti_dataset_name(id),
-                     fs->files[0], tried, data_hint_generic,
-                     id == NITI_DATA_FASHION_MNIST
-                         ? ", or install it with: apt-get install dataset-fashion-mnist"
-                         : "");
+    const char *hint = "";
+    if (id == NITI_DATA_FASHION_MNIST) {
+        struct stat sb;
+        int have_debian = stat(NITI_DEBIAN_FASHION_MNIST, &sb) == 0 && S_ISDIR(sb.st_mode);
+        if (explicit_dir && have_debian)
+            hint = " (or give neither --data nor NITI_DATA to use the Debian package's copy in "
+                   NITI_DEBIAN_FASHION_MNIST ")";
+        else if (!have_debian)
+            hint = ", or install it with: apt-get install dataset-fashion-mnist";
+    }
+    return niti_fail(NITI_ERR_IO, "%s: %s not found in %s folder; tried %s; %s%s",
+                     niti_dataset_name(id), fs->files[0],
+                     explicit_dir ? (dir && dir[0] ? "the given" : "the $NITI_DATA") : "any default",
+                     tried,
+                     explicit_dir ? "an explicit folder (--data DIR or NITI_DATA) is the only one "
+                                    "searched; give the folder that holds the files"
+                                  : data_hint_generic,
+                     hint);
+}
+
+niti_status niti_dataset_locate(niti_dataset_id id, const char *dir, int train, char *folder,
+                                size_t size)
+{
+    if (id != NITI_DATA_MNIST && id != NITI_DATA_FASHION_MNIST && id != NITI_DATA_CIFAR10)
+        return niti_fail(NITI_ERR_INVALID, "unknown dataset id %d", (int)id);
+    file_set fs = files_of(id, train);
+    char found[NITI_DATA_PATH_MAX];
+    char paths[5][NITI_DATA_PATH_MAX];
+    NITI_TRY(locate(id, dir, &fs, found, paths));
+    return absolute_folder(found, folder, size);
+}
+
+static const char *const class_names[3][10] = {
+    {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"},
+    {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+     "Ankle boot"},
+    {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"},
+};
+
+const char *niti_dataset_class_name(niti_dataset_id id, int c)
+{
+    if ((int)id < 0 || (int)id > 2 || c < 0 || c >= 10) return NULL;
+    return class_names[id][c];
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -537,9 +599,8 @@ niti_status niti_dataset_load(niti_dataset_id id, const char *dir, int train, ni
     char folder[NITI_DATA_PATH_MAX];
     char paths[5][NITI_DATA_PATH_MAX];
     NITI_TRY(locate(id, dir, &fs, folder, paths));
-    if (strlen(folder) >= sizeof out->source)
-        return niti_fail(NITI_ERR_INVALID, "%s: folder path too long (%zu bytes, at most %zu)",
-                         folder, strlen(folder), sizeof out->source - 1);
+    char source[sizeof out->source];
+    NITI_TRY(absolute_folder(folder, source, sizeof source));
     niti_status st = id == NITI_DATA_CIFAR10 ? load_cifar(paths, fs.nfiles, out)
                                              : load_idx(paths[0], paths[1], train, out);
     if (st != NITI_OK) {
@@ -548,7 +609,7 @@ niti_status niti_dataset_load(niti_dataset_id id, const char *dir, int train, ni
     }
     out->id = id;
     out->classes = 10;
-    memcpy(out->source, folder, strlen(folder) + 1);
+    memcpy(out->source, source, strlen(source) + 1);
     return NITI_OK;
 }
 
@@ -616,4 +677,11 @@ void niti_make_batch(const niti_dataset *d, const int32_t *idx, int count,
             }
         }
     }
+}
+
+void niti_dataset_shape(niti_dataset_id id, int *h, int *w, int *c)
+{
+    int cifar = id == NITI_DATA_CIFAR10;
+    *h = *w = cifar ? 32 : 28;
+    *c = cifar ? 3 : 1;
 }

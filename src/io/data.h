@@ -27,10 +27,21 @@ typedef struct niti_dataset {
 niti_status niti_dataset_parse_name(const char *name, niti_dataset_id *out);
 const char *niti_dataset_name(niti_dataset_id id);
 
-/* Finds the folder: dir if given, else $NITI_DATA, else ./data; for Fashion-MNIST also
- * /usr/share/datasets/fashion-mnist. Within a folder the files may sit directly or in a
- * subfolder named mnist / fashion-mnist / cifar10 (or cifar-10-batches-bin). */
+/* Finds the folder: dir if given, else $NITI_DATA; an explicit folder is the only one searched
+ * (it holds the dataset or the load fails). With neither, ./data, and for Fashion-MNIST then
+ * /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist). Within a folder the files
+ * may sit directly or in a subfolder named mnist / fashion-mnist / cifar10 (or
+ * cifar-10-batches-bin). out->source receives the absolute path of the folder used. */
 niti_status niti_dataset_load(niti_dataset_id id, const char *dir, int train, niti_dataset *out);
+/* The folder niti_dataset_load would read (absolute), found without reading the files: for
+ * checks before any work starts. */
+niti_status niti_dataset_locate(niti_dataset_id id, const char *dir, int train, char *folder,
+                                size_t size);
+/* The name of class c (0..9) of a dataset: "0".."9" for MNIST, the article names of
+ * Fashion-MNIST, the CIFAR-10 class names. NULL if out of range. */
+const char *niti_dataset_class_name(niti_dataset_id id, int c);
+/* Image shape of a dataset (known without loading it). */
+void niti_dataset_shape(niti_dataset_id id, int *h, int *w, int *c);
 void niti_dataset_free(niti_dataset *d);
 
 /* In-memory parsers of one file's complete (decompressed) content; niti_dataset_load uses them,

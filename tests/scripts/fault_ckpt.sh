@@ -45,7 +45,7 @@ case_resume weight_byte "checkpoint bad\.st: checksum mismatch \(file says [0-9a
 case_resume meta_tampered "checkpoint bad\.st: checksum mismatch \(file says [0-9a-f]{16}, its content gives [0-9a-f]{16}\): the file is damaged"
 
 "$ed" meta-resum good.st bad.st format safetensors
-case_resume not_checkpoint "checkpoint bad\.st: not a niti checkpoint"
+case_resume not_checkpoint "bad\.st is not a niti checkpoint \(its metadata says format 'safetensors'"
 
 "$ed" meta-resum good.st bad.st step -1
 case_resume bad_step "checkpoint bad\.st: metadata 'step' = -1 is outside"

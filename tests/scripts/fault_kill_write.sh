@@ -13,8 +13,10 @@ niti=$1 data=$2 work=$3
 rm -rf "$work"; mkdir -p "$work"; cd "$work"
 model="input 28x28x1; flatten; linear 10"
 lim="--device ref --dataset mnist --data $data --train-limit 128 --test-limit 32 --quiet"
-"$niti" train $lim --model "$model" --batch 32 --seed 5 --epochs 2 --save full.st >/dev/null
-"$niti" train $lim --model "$model" --batch 32 --seed 5 --epochs 1 --save ck.st >/dev/null
+# The checkpoint keeps the run's --save path and id: both runs save to ck.st with one id.
+"$niti" train $lim --model "$model" --batch 32 --seed 5 --epochs 2 --run-id kw --save ck.st >/dev/null
+mv ck.st full.st
+"$niti" train $lim --model "$model" --batch 32 --seed 5 --epochs 1 --run-id kw --save ck.st >/dev/null
 cp ck.st ck.orig
 
 NITI_TEST_WRITE_PAUSE_MS=60000 "$niti" train --resume ck.st $lim --epochs 2 --save ck.st \
