@@ -180,7 +180,7 @@ niti_status niti_checkpoint_load(const char *path, niti_backend *be, int max_bat
  * of any signature or struct here).
  * ========================================================================================== */
 
-#define NITI_BINDINGS_LEVEL 1
+#define NITI_BINDINGS_LEVEL 2
 
 /* Ok if the library was built with bindings level `level` and the caller's idea of the sizes of
  * niti_run_info and niti_device_desc is right; else NITI_ERR_UNSUPPORTED with a message that
@@ -266,7 +266,8 @@ niti_status niti_net_evaluate(niti_net *net, const int8_t *inputs, const int32_t
                               int batch, int64_t *correct, int64_t *confusion, double *loss_sum,
                               int32_t *pred);
 
-/* ---- checkpoints with a run state of fixed layout (niti_run_state may grow; this does not) */
+/* ---- checkpoints with a run state of fixed layout (niti_run_state may grow; this does not):
+ * the integer run's fields of niti_run_state, with the same meanings. */
 typedef struct niti_run_info {
     niti_train_cfg cfg;
     char mu[256];      /* mu schedule text */
@@ -276,13 +277,33 @@ typedef struct niti_run_info {
     int32_t epoch;     /* epoch in progress (0-based) */
     int32_t batch_pos; /* batches of that epoch already done */
     int32_t epochs;    /* epochs asked for */
+    /* the run around the arithmetic ("" or 0: not recorded) */
+    int32_t train_limit;    /* training images used per epoch (0 = all) */
+    int32_t test_limit;     /* test images evaluated (0 = all) */
+    int32_t eval_every;     /* evaluate every N epochs; 0 = not recorded (1); -1 = at the end */
+    char run_id[64];        /* the run's id in every record of its log */
+    char label[256];        /* the run's name in logs and plots */
+    char save[1024];        /* absolute path the run saves its checkpoints to */
+    char log[1024];         /* absolute path of the run's JSON Lines log */
+    char data[1024];        /* absolute path of the dataset folder the run used */
+    char device[256];       /* the device it last trained on (its full name) */
+    char device_spec[128];  /* the device as asked for ("" = the default choice) */
+    double epoch_loss_sum;  /* the epoch in progress so far (batch_pos > 0): summed training */
+    int64_t epoch_correct;  /* loss, correct predictions and images, so that its record */
+    int64_t epoch_seen;     /* after a resume is the uninterrupted one's */
 } niti_run_info;
 
-/* niti_checkpoint_save / niti_checkpoint_load with a niti_run_info (run-state fields this
- * struct lacks are saved as zero, and ignored on load). */
+/* niti_checkpoint_save / niti_checkpoint_load with a niti_run_info, for integer networks
+ * (precision int8; fields niti_run_state has beyond these are saved as zero; an fp32 checkpoint
+ * is refused on load). */
 niti_status niti_checkpoint_save_info(niti_net *net, const niti_run_info *ri, const char *path);
 niti_status niti_checkpoint_load_info(const char *path, niti_backend *be, int max_batch,
                                       niti_net **net_out, niti_run_info *ri_out);
+/* Reads and verifies a checkpoint of an integer run without a device (before choosing one, as
+ * `niti train --resume` does): its run state (ri_out, may be NULL) and its model's canonical
+ * spec text (model_text of size bytes, may be NULL). */
+niti_status niti_checkpoint_info(const char *path, niti_run_info *ri_out, char *model_text,
+                                 size_t size);
 /* ================================================================ end of the bindings API */
 
 #ifdef __cplusplus

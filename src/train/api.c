@@ -153,6 +153,17 @@ niti_status niti_net_evaluate(niti_net *net, const int8_t *inputs, const int32_t
 
 /* ---------------------------------------------------------------- checkpoints */
 
+/* Copies a NUL-terminated string of a fixed-size field into another; 0 if it does not fit. */
+static int copy_field(char *dst, size_t dsize, const char *src, size_t ssize)
+{
+    const char *end = memchr(src, 0, ssize);
+    if (!end || (size_t)(end - src) >= dsize) return 0;
+    memcpy(dst, src, (size_t)(end - src) + 1);
+    return 1;
+}
+
+#define COPY_FIELD(dst, src) copy_field((dst), sizeof(dst), (src), sizeof(src))
+
 niti_status niti_checkpoint_save_info(niti_net *net, const niti_run_info *ri, const char *path)
 {
     if (!net || !ri || !path)
@@ -160,18 +171,54 @@ niti_status niti_checkpoint_save_info(niti_net *net, const niti_run_info *ri, co
     niti_run_state rs;
     memset(&rs, 0, sizeof rs);
     rs.cfg = ri->cfg;
-    if (memchr(ri->mu, 0, sizeof ri->mu) == NULL || strlen(ri->mu) >= sizeof rs.mu ||
-        memchr(ri->dataset, 0, sizeof ri->dataset) == NULL ||
-        strlen(ri->dataset) >= sizeof rs.dataset)
-        return niti_fail(NITI_ERR_INVALID, "niti_checkpoint_save_info: mu or dataset too long");
-    strcpy(rs.mu, ri->mu);
-    strcpy(rs.dataset, ri->dataset);
+    if (!COPY_FIELD(rs.mu, ri->mu) || !COPY_FIELD(rs.dataset, ri->dataset) ||
+        !COPY_FIELD(rs.run_id, ri->run_id) || !COPY_FIELD(rs.label, ri->label) ||
+        !COPY_FIELD(rs.save, ri->save) || !COPY_FIELD(rs.log, ri->log) ||
+        !COPY_FIELD(rs.data, ri->data) || !COPY_FIELD(rs.device, ri->device) ||
+        !COPY_FIELD(rs.device_spec, ri->device_spec))
+        return niti_fail(NITI_ERR_INVALID, "niti_checkpoint_save_info: a text field is too long "
+                                           "or not terminated");
+    strcpy(rs.precision, "int8");
     rs.batch = ri->batch;
     rs.step = ri->step;
     rs.epoch = ri->epoch;
     rs.batch_pos = ri->batch_pos;
     rs.epochs = ri->epochs;
+    rs.train_limit = ri->train_limit;
+    rs.test_limit = ri->test_limit;
+    rs.eval_every = ri->eval_every;
+    rs.epoch_loss_sum = ri->epoch_loss_sum;
+    rs.epoch_correct = ri->epoch_correct;
+    rs.epoch_seen = ri->epoch_seen;
     return niti_checkpoint_save(net, &rs, path);
+}
+
+/* The integer run's fields of a run state. */
+static void info_of(const niti_run_state *rs, niti_run_info *ri)
+{
+    memset(ri, 0, sizeof *ri);
+    ri->cfg = rs->cfg;
+    /* fields of the same size, or larger ones whose content a save limited to these sizes */
+    snprintf(ri->mu, sizeof ri->mu, "%s", rs->mu);
+    snprintf(ri->dataset, sizeof ri->dataset, "%s", rs->dataset);
+    snprintf(ri->run_id, sizeof ri->run_id, "%s", rs->run_id);
+    snprintf(ri->label, sizeof ri->label, "%s", rs->label);
+    snprintf(ri->save, sizeof ri->save, "%s", rs->save);
+    snprintf(ri->log, sizeof ri->log, "%s", rs->log);
+    snprintf(ri->data, sizeof ri->data, "%s", rs->data);
+    snprintf(ri->device, sizeof ri->device, "%s", rs->device);
+    snprintf(ri->device_spec, sizeof ri->device_spec, "%s", rs->device_spec);
+    ri->batch = rs->batch;
+    ri->step = rs->step;
+    ri->epoch = rs->epoch;
+    ri->batch_pos = rs->batch_pos;
+    ri->epochs = rs->epochs;
+    ri->train_limit = rs->train_limit;
+    ri->test_limit = rs->test_limit;
+    ri->eval_every = rs->eval_every;
+    ri->epoch_loss_sum = rs->epoch_loss_sum;
+    ri->epoch_correct = rs->epoch_correct;
+    ri->epoch_seen = rs->epoch_seen;
 }
 
 niti_status niti_checkpoint_load_info(const char *path, niti_backend *be, int max_batch,
@@ -181,16 +228,27 @@ niti_status niti_checkpoint_load_info(const char *path, niti_backend *be, int ma
         return niti_fail(NITI_ERR_INVALID, "niti_checkpoint_load_info: a required argument is NULL");
     niti_run_state rs;
     NITI_TRY(niti_checkpoint_load(path, be, max_batch, net_out, &rs));
-    if (ri_out) {
-        memset(ri_out, 0, sizeof *ri_out);
-        ri_out->cfg = rs.cfg;
-        snprintf(ri_out->mu, sizeof ri_out->mu, "%s", rs.mu);
-        snprintf(ri_out->dataset, sizeof ri_out->dataset, "%s", rs.dataset);
-        ri_out->batch = rs.batch;
-        ri_out->step = rs.step;
-        ri_out->epoch = rs.epoch;
-        ri_out->batch_pos = rs.batch_pos;
-        ri_out->epochs = rs.epochs;
-    }
+    if (ri_out) info_of(&rs, ri_out);
+    return NITI_OK;
+}
+
+niti_status niti_checkpoint_info(const char *path, niti_run_info *ri_out, char *model_text,
+                                 size_t size)
+{
+    if (!path) return niti_fail(NITI_ERR_INVALID, "niti_checkpoint_info: no path");
+    niti_st *st = NULL;
+    niti_run_state rs;
+    niti_model_spec *model = NULL;
+    niti_status s = niti_checkpoint_read(path, &st);
+    if (s != NITI_OK) return s;
+    s = niti_checkpoint_validate(st, 1, &rs, &model);
+    niti_st_free(st);
+    if (s == NITI_OK && !strcmp(rs.precision, "fp32"))
+        s = niti_fail(NITI_ERR_UNSUPPORTED, "it holds the float weights of an fp32 run (niti train "
+                                            "--precision fp32 continues it)");
+    if (s == NITI_OK && model_text && size) snprintf(model_text, size, "%s", model->canonical);
+    niti_model_free(model);
+    if (s != NITI_OK) return niti_fail_ctx(s, "checkpoint %s", path);
+    if (ri_out) info_of(&rs, ri_out);
     return NITI_OK;
 }
