@@ -1,6 +1,12 @@
 /* Contract primitives (shared/design/numerics.md) in OpenCL C 1.2, the same definitions as
  * src/numerics.c. Right shifts only ever act on non-negative (unsigned) values; signs are applied
- * to magnitudes. This file is concatenated first into the program (see src/backends/opencl/runtime.c). */
+ * to magnitudes. This file is concatenated first into the program (see src/backends/opencl/runtime.c).
+ *
+ * Every OpenCL compiler must give the same bits, so the kernels keep to forms that all of them
+ * tested (POCL, Mesa rusticl, Oclgrind, clang/NVPTX) get right: |x| and signs branchless on
+ * unsigned values (no select on a signed 64-bit comparison: rusticl on llvmpipe miscompiles it),
+ * divisions by powers of two as shifts of magnitudes (no 64-bit division by a constant), byte
+ * masks instead of selects of bytes in loops (one crashed rusticl's code generator). */
 #ifdef NITI_FORCE_BUILD_ERROR
 #error "niti: NITI_FORCE_BUILD_ERROR is defined (forced kernel build failure, a test hook)"
 #endif
@@ -26,8 +32,8 @@ typedef char16 niti_char16_u __attribute__((aligned(1)));
  * lane. OpenCL C has no generics: one pair per width. */
 inline uint16 niti_vabs32(int16 v)
 {
-    uint16 u = as_uint16(v);
-    return select(u, (uint16)0 - u, v < 0);
+    uint16 u = as_uint16(v), m = (uint16)0 - (u >> 31); /* all ones where v < 0 */
+    return (u ^ m) - m;
 }
 inline uint niti_hmax16(uint16 v)
 {
@@ -38,8 +44,8 @@ inline uint niti_hmax16(uint16 v)
 }
 inline ulong8 niti_vabs64(long8 v)
 {
-    ulong8 u = as_ulong8(v);
-    return select(u, (ulong8)0 - u, v < 0);
+    ulong8 u = as_ulong8(v), m = (ulong8)0 - (u >> 63);
+    return (u ^ m) - m;
 }
 inline ulong niti_hmax8(ulong8 v)
 {
@@ -48,18 +54,26 @@ inline ulong niti_hmax8(ulong8 v)
     return max(c.lo, c.hi);
 }
 
-/* |x| as a magnitude, defined for LONG_MIN too. */
-inline ulong niti_abs64(long x) { return x < 0 ? (ulong)0 - (ulong)x : (ulong)x; }
+/* |x| as a magnitude, defined for LONG_MIN too. Branchless, on unsigned values: Mesa rusticl
+ * (llvmpipe, LLVM 15) miscompiles the select form `x < 0 ? 0 - (ulong)x : (ulong)x` (it returns
+ * (ulong)x for x = -7). m is all ones when x < 0, and (x ^ m) - m = ~x + 1 = -x then. */
+inline ulong niti_abs64(long x)
+{
+    ulong u = (ulong)x, m = (ulong)0 - (u >> 63);
+    return (u ^ m) - m;
+}
 
-inline int niti_clamp127(long x) { return x > 127 ? 127 : x < -127 ? -127 : (int)x; }
+inline int niti_clamp127(long x) { return (int)clamp(x, -127L, 127L); }
 
 /* Section 2: 0 if m == 0, else the smallest b >= 0 with m <= 2^b. */
 inline int niti_bw(ulong m) { return m <= 1 ? 0 : 64 - (int)clz(m - 1); }
 
+/* sign(x) * min(q, 127), in 32-bit arithmetic: m is all ones when x < 0, and (v ^ m) - m = -v
+ * then. */
 inline int niti_signed_q(long x, ulong q)
 {
-    if (q > 127) q = 127;
-    return x < 0 ? -(int)q : (int)q;
+    uint v = (uint)min(q, (ulong)127), m = 0u - (uint)((ulong)x >> 63);
+    return (int)((v ^ m) - m);
 }
 
 /* Section 3, s in [1, 63]. */
@@ -118,13 +132,21 @@ inline int niti_gradquant_apply(long G, int s)
     return s < 0 ? 0 : s == 0 ? niti_clamp127(G) : niti_shift_psr(G, s);
 }
 
+/* tdiv(x, 2^k) for k in [0, 31]: the quotient rounded toward zero, as C's x / 2^k, computed as
+ * sign(x) * (|x| >> k) (a shift of the magnitude; no division, no select). */
+inline int niti_tdiv_pow2(int x, int k)
+{
+    uint q = abs(x) >> k, m = 0u - ((uint)x >> 31); /* m: all ones when x < 0 */
+    return (int)((q ^ m) - m);
+}
+
 /* Section 7 weight decay: d = bw(G) - 15; W * 2^d or tdiv(W, 2^-d). */
 inline long niti_decay_term(int w, int bwG)
 {
     int d = bwG - 15;
-    if (d >= 0) return (long)w * (1L << d);
+    if (d >= 0) return (long)((ulong)(long)w << d); /* w * 2^d (|w| <= 128, d <= 49: exact) */
     if (d <= -8) return 0;
-    return (long)w / (1L << -d); /* OpenCL C integer division truncates toward zero, as C */
+    return (long)niti_tdiv_pow2(w, -d);
 }
 
 /* The final step of the two-stage max-|x| reduction, done redundantly by every work-group that

@@ -94,11 +94,12 @@ __kernel void niti_dropout(int N, int F, ulong seed, uint t, uint layer, __globa
 {
     int j = (int)get_global_id(0);
     if (j >= F) return;
-    uint keep = niti_philox_x0(seed, (uint)j, t, 2u, layer) & 1u;
+    /* all ones (keep) or zero: an AND, not a select of bytes in the loop, which crashes Mesa
+     * rusticl's code generator (llvmpipe, LLVM 15: SIGSEGV in SelectionDAG::LegalizeTypes) */
+    char mask = (char)(0u - (niti_philox_x0(seed, (uint)j, t, 2u, layer) & 1u));
     for (int n = 0; n < N; n++) {
         ulong i = (ulong)n * F + j;
-        char v = in[i];
-        out[i] = keep ? v : (char)0;
+        out[i] = in[i] & mask;
     }
 }
 

@@ -25,16 +25,18 @@ __kernel void niti_loss_bwd(int N, int C, __global const char *logits, __global 
         }
         long P = 0;
         if (e > -7) {
+            /* s = tdiv(o * 47274, 2^15), then s * 2^e or tdiv(s, 2^-e): |o * 47274| < 2^23 and
+             * |s| <= 184, so the divisions are shifts of 32-bit magnitudes (niti_tdiv_pow2) and
+             * s * 2^e (e <= 40) fits in 64 bits; no 64-bit division, no 64-bit select. */
             long smax = LONG_MIN;
             for (int c = 0; c < C; c++) {
-                long s = ((long)o[c] * 47274) / 32768;
-                s = e >= 0 ? s * (1L << e) : s / (1L << -e);
+                int s32 = niti_tdiv_pow2((int)o[c] * 47274, 15);
+                long s = e >= 0 ? (long)((ulong)(long)s32 << e) : (long)niti_tdiv_pow2(s32, -e);
                 qr[c] = s;
                 smax = max(smax, s);
             }
             for (int c = 0; c < C; c++) {
-                long u = qr[c] - (smax - 10);
-                if (u < 0) u = 0;
+                long u = max(qr[c] - (smax - 10), 0L); /* in [0, 10] */
                 qr[c] = (1L << u) - 1;
                 P += qr[c];
             }
