@@ -1,18 +1,27 @@
 /* niti info: a model's canonical spec, layers, shapes, weights and MACs; --list shows presets. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/train_util.h"
 #include "core/model.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
 #include "niti.h"
 
 static void info_usage(FILE *f)
 {
     fprintf(f,
             "usage: niti info [--spec] MODEL\n"
+            "       niti info CKPT\n"
             "       niti info --list\n\n"
             "Shows a model: its canonical spec, one row per layer (kind, arguments, output shape,\n"
-            "weights, multiply-accumulates per image, forward accumulator width) and the totals.\n\n"
+            "weights, multiply-accumulates per image, forward accumulator width) and the totals.\n"
+            "For a checkpoint (niti train --save) also the run it holds: precision, position (epoch,\n"
+            "step), rule and roundings or SGD settings, mu schedule, seed, batch, dataset and data\n"
+            "folder, limits, the device it trained on, its --save and --log files, run id, and\n"
+            "whether its checksum matches its content.\n\n"
             "MODEL is a preset name (see --list), a file holding a spec, or the spec itself, e.g.\n"
             "  niti info 'input 28x28x1; conv 20 k5 p0; relu; maxpool 2; flatten; linear 10'\n"
             "Spec notation: 'input HxWxC' first, then layers separated by ';' or new lines:\n"
@@ -84,6 +93,94 @@ static void print_model(const niti_model_spec *m)
     printf("        %d classes\n", niti_model_classes(m));
 }
 
+/* Whether path is a file that starts like a safetensors file (8-byte length, then '{'). */
+static int looks_like_safetensors(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    unsigned char head[9];
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return n == 9 && head[8] == '{';
+}
+
+static const char *or_none(const char *s, const char *none) { return s && *s ? s : none; }
+
+static int info_checkpoint(const char *path, int spec_only)
+{
+    niti_st *st = NULL;
+    niti_run_state rs;
+    niti_model_spec *m = NULL;
+    if (niti_checkpoint_read(path, &st) != NITI_OK) {
+        cli_error("%s", niti_last_error());
+        return 2;
+    }
+    /* everything but the checksum, which is reported rather than enforced */
+    if (niti_checkpoint_validate(st, 0, &rs, &m) != NITI_OK) {
+        cli_error("checkpoint %s: %s", path, niti_last_error());
+        niti_st_free(st);
+        return 2;
+    }
+    char sum[256];
+    if (niti_checkpoint_verify(st) == NITI_OK)
+        snprintf(sum, sizeof sum, "ok (%s)", niti_st_meta_get(st, "checksum"));
+    else snprintf(sum, sizeof sum, "MISMATCH: %s", niti_last_error());
+    const char *ver = niti_st_meta_get(st, "niti_version");
+    const char *fmt = niti_st_meta_get(st, "format_version");
+    if (spec_only) {
+        printf("%s\n", m->canonical);
+        niti_st_free(st);
+        niti_model_free(m);
+        return 0;
+    }
+    int fp32 = !strcmp(rs.precision, "fp32");
+    char where[96];
+    cli_describe_position(&rs, where, sizeof where);
+    printf("checkpoint: %s\n", path);
+    printf("checksum:   %s\n", sum);
+    printf("written by: niti %s, checkpoint format %s\n", or_none(ver, "?"), or_none(fmt, "?"));
+    printf("precision:  %s\n", rs.precision);
+    printf("position:   %s (of %d epoch%s)\n", where, rs.epochs, rs.epochs == 1 ? "" : "s");
+    if (fp32) {
+        printf("sgd:        lr %g, momentum %g, weight decay %g, lr /10 at epochs %s\n",
+               (double)rs.lr, (double)rs.momentum, (double)rs.weight_decay,
+               or_none(rs.lr_steps, "(none)"));
+    } else {
+        printf("rule:       %s, activations %s, errors %s\n",
+               rs.cfg.rule == NITI_RULE_NITI20 ? "niti20" : "niti21",
+               rs.cfg.act_round == NITI_PSR ? "psr" : "round",
+               rs.cfg.err_round == NITI_PSR ? "psr" : "round");
+        printf("mu:         %s\n", rs.mu);
+        printf("options:    weight decay %s, master weights %s\n",
+               rs.cfg.weight_decay ? "on" : "off", rs.cfg.master16 ? "16-bit" : "none");
+    }
+    printf("seed:       %llu\n", (unsigned long long)rs.cfg.seed);
+    printf("batch:      %d\n", rs.batch);
+    printf("dataset:    %s%s%s\n", or_none(rs.dataset, "(not recorded)"), rs.data[0] ? " from " : "",
+           rs.data);
+    char tl[32], el[32], ev[48];
+    snprintf(tl, sizeof tl, "%d", rs.train_limit);
+    snprintf(el, sizeof el, "%d", rs.test_limit);
+    if (rs.eval_every < 0) snprintf(ev, sizeof ev, "at the end only");
+    else if (rs.eval_every > 1) snprintf(ev, sizeof ev, "every %d epochs", rs.eval_every);
+    else snprintf(ev, sizeof ev, "every epoch");
+    printf("limits:     training images %s, test images %s, evaluation %s\n",
+           rs.train_limit ? tl : "all", rs.test_limit ? el : "all", ev);
+    printf("device:     %s%s%s%s\n", or_none(rs.device, "(not recorded)"),
+           rs.device_spec[0] ? " (--device " : "", rs.device_spec, rs.device_spec[0] ? ")" : "");
+    printf("run:        %s%s%s%s\n", or_none(rs.run_id, "(no id recorded)"), rs.label[0] ? ", label '" : "",
+           rs.label, rs.label[0] ? "'" : "");
+    printf("saves to:   %s\n", or_none(rs.save, "(not recorded)"));
+    printf("logs to:    %s\n", or_none(rs.log, "(no log)"));
+    printf("\n");
+    print_model(m);
+    niti_st_free(st);
+    niti_model_free(m);
+    return 0;
+}
+
 int niti_cmd_info(int argc, char **argv)
 {
     const char *model = NULL;
@@ -124,9 +221,14 @@ int niti_cmd_info(int argc, char **argv)
         info_usage(stderr);
         return 2;
     }
+    if (looks_like_safetensors(model)) return info_checkpoint(model, spec_only);
     niti_model_spec *m = NULL;
     if (niti_model_from_arg(model, &m) != NITI_OK) {
-        cli_error("%s", niti_last_error());
+        struct stat sb;
+        if (stat(model, &sb) == 0 && S_ISREG(sb.st_mode))
+            cli_error("%s is neither a model spec nor a niti checkpoint: %s", model,
+                      niti_last_error());
+        else cli_error("%s", niti_last_error());
         return 2;
     }
     if (spec_only) printf("%s\n", m->canonical);

@@ -386,6 +386,12 @@ static void NITI_CLI_PRINTF(2, 3) add_diff(diffs *d, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A preset's name, else the spec. */
+static const char *model_words(const niti_model_spec *m)
+{
+    return m->name && strcmp(m->name, "custom") ? m->name : m->canonical;
+}
+
 static const char *round_name(int r) { return r == NITI_PSR ? "psr" : "round"; }
 
 /* A resumed run: the checkpoint's settings; an option that differs from them is refused. */
@@ -397,7 +403,7 @@ static int settle_resume(run *r, const niti_run_state *ck, niti_model_spec *ck_m
     diffs d = {"", 0};
     int ck_fp32 = !strcmp(c->precision, "fp32");
     if (g->model && strcmp(g->model->canonical, ck_model->canonical))
-        add_diff(&d, "--model '%s' (the run's: '%s')", g->model->canonical, ck_model->canonical);
+        add_diff(&d, "--model '%s' (the run's: '%s')", model_words(g->model), model_words(ck_model));
     if (g->has_dataset && strcmp(niti_dataset_name(g->dataset), c->dataset))
         add_diff(&d, "--dataset %s (the run's: %s)", niti_dataset_name(g->dataset),
                  c->dataset[0] ? c->dataset : "none recorded");
@@ -552,7 +558,7 @@ static int settle_data(run *r)
 {
     const char *env = getenv("NITI_DATA");
     if (r->o.data && *r->o.data) r->data_dir = r->o.data, r->data_from = "--data";
-    else if (env && *env) r->data_dir = env, r->data_from = "NITI_DATA";
+    else if (env && *env) r->data_dir = NULL, r->data_from = "NITI_DATA"; /* the loader reads it */
     else if (r->resumed && r->rs.data[0]) r->data_dir = r->rs.data, r->data_from = "the run's";
     else r->data_dir = NULL, r->data_from = "default";
     char train_dir[1024], test_dir[1024];
@@ -1058,8 +1064,9 @@ int niti_cmd_train(int argc, char **argv)
 
     /* 3. the run's settings */
     if (o->resume) {
-        if (!settle_resume(&r, &ck, ck_model)) goto out;
-        ck_model = NULL; /* owned by r.model now */
+        int ok = settle_resume(&r, &ck, ck_model);
+        if (r.model == ck_model) ck_model = NULL; /* owned by r.model now */
+        if (!ok) goto out;
     } else if (!settle_new(&r, o->init ? &ck : NULL, ck_model)) {
         goto out;
     }
@@ -1107,22 +1114,6 @@ int niti_cmd_train(int argc, char **argv)
             goto out;
         }
     }
-    if (!o->quiet) fprintf(stderr, "loading %s from %s ...\n", r.rs.dataset, r.rs.data);
-    if (niti_dataset_load(r.did, r.rs.data, 1, &L.train) != NITI_OK ||
-        niti_dataset_load(r.did, r.rs.data, 0, &L.test) != NITI_OK) {
-        cli_error("%s", niti_last_error());
-        goto out;
-    }
-    L.classes = niti_model_classes(r.model);
-    niti_dataset_input_tables(r.did, L.tables);
-    L.ntrain = r.rs.train_limit && r.rs.train_limit < L.train.n ? r.rs.train_limit : L.train.n;
-    L.steps_per_epoch = (L.ntrain + r.rs.batch - 1) / r.rs.batch;
-    if (r.rs.batch_pos > L.steps_per_epoch) {
-        cli_error("the checkpoint is at batch %d of an epoch that has %d batches here "
-                  "(different --train-limit or dataset?)", r.rs.batch_pos, L.steps_per_epoch);
-        goto out;
-    }
-
     if (r.fp32) {
         niti_status s;
         if (r.resumed) {
@@ -1152,7 +1143,21 @@ int niti_cmd_train(int argc, char **argv)
         L.device_name = be->name;
     }
     snprintf(r.rs.device, sizeof r.rs.device, "%s", L.device_name);
-
+    if (!o->quiet) fprintf(stderr, "loading %s from %s ...\n", r.rs.dataset, r.rs.data);
+    if (niti_dataset_load(r.did, r.rs.data, 1, &L.train) != NITI_OK ||
+        niti_dataset_load(r.did, r.rs.data, 0, &L.test) != NITI_OK) {
+        cli_error("%s", niti_last_error());
+        goto out;
+    }
+    L.classes = niti_model_classes(r.model);
+    niti_dataset_input_tables(r.did, L.tables);
+    L.ntrain = r.rs.train_limit && r.rs.train_limit < L.train.n ? r.rs.train_limit : L.train.n;
+    L.steps_per_epoch = (L.ntrain + r.rs.batch - 1) / r.rs.batch;
+    if (r.rs.batch_pos > L.steps_per_epoch) {
+        cli_error("the checkpoint is at batch %d of an epoch that has %d batches here "
+                  "(different --train-limit or dataset?)", r.rs.batch_pos, L.steps_per_epoch);
+        goto out;
+    }
     if (r.rs.log[0]) {
         L.logf = fopen(r.rs.log, "a");
         if (!L.logf) {
@@ -1168,6 +1173,7 @@ int niti_cmd_train(int argc, char **argv)
         if (!r.fp32) fprintf(stderr, ", mu %s", r.rs.mu);
         else fprintf(stderr, ", lr %g", (double)fp32_lr(&r, r.rs.epoch));
         if (r.resumed) fprintf(stderr, ", from step %u", r.rs.step);
+        if (o->init) fprintf(stderr, ", starting from the weights in %s", o->init);
         fprintf(stderr, "\n");
         if (r.rs.save[0] || r.rs.log[0])
             fprintf(stderr, "%s%s%s%s%s (run %s)\n", r.rs.save[0] ? "checkpoints: " : "",

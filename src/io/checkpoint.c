@@ -485,7 +485,7 @@ niti_status niti_checkpoint_read(const char *path, niti_st **out)
         if (n == 0) return niti_fail(NITI_ERR_FORMAT, "%s is not a niti checkpoint (the file is "
                                      "empty)", path);
         return niti_fail(NITI_ERR_FORMAT, "%s is not a niti checkpoint (not a safetensors file: "
-                         "it begins with \"%s\")", path, ex);
+                         "it begins with '%s')", path, ex);
     }
     niti_status s = niti_st_read(path, out);
     if (s != NITI_OK) return s;
