@@ -26,31 +26,24 @@ inline void niti_task_range(ulong n, ulong chunk, ulong *i0, ulong *i1)
     if (*i0 > *i1) *i0 = *i1;
 }
 
-__kernel NITI_TASK void niti_cpu_max_abs_i32(__global const int *x, ulong n,
-                                             __global ulong *partials, ulong chunk)
-{
-    ulong i0, i1;
-    niti_task_range(n, chunk, &i0, &i1);
-    uint16 m16 = (uint16)0;
-    ulong i = i0;
-    for (; i + 16 <= i1; i += 16) m16 = max(m16, niti_vabs32(vload16(0, x + i)));
-    ulong m = niti_hmax16(m16);
-    for (; i < i1; i++) m = max(m, niti_abs64((long)x[i]));
-    partials[get_global_id(0)] = m;
-}
+/* Stage 1 of max |x| over int32 or int64 values T: W-lane vectors of magnitudes (MT: uint16 of
+ * niti_vabs32 or ulong8 of niti_vabs64, reduced by HMAX), then the tail value by value. */
+#define NITI_CPU_MAX_ABS_KERNEL(NAME, T, W, MT, VABS, HMAX)                                        \
+    __kernel NITI_TASK void NAME(__global const T *x, ulong n, __global ulong *partials,          \
+                                 ulong chunk)                                                      \
+    {                                                                                              \
+        ulong i0, i1;                                                                              \
+        niti_task_range(n, chunk, &i0, &i1);                                                       \
+        MT mv = (MT)0;                                                                             \
+        ulong i = i0;                                                                              \
+        for (; i + W <= i1; i += W) mv = max(mv, VABS(vload##W(0, x + i)));                        \
+        ulong m = HMAX(mv);                                                                        \
+        for (; i < i1; i++) m = max(m, niti_abs64((long)x[i]));                                    \
+        partials[get_global_id(0)] = m;                                                            \
+    }
 
-__kernel NITI_TASK void niti_cpu_max_abs_i64(__global const long *x, ulong n,
-                                             __global ulong *partials, ulong chunk)
-{
-    ulong i0, i1;
-    niti_task_range(n, chunk, &i0, &i1);
-    ulong8 m8 = (ulong8)0;
-    ulong i = i0;
-    for (; i + 8 <= i1; i += 8) m8 = max(m8, niti_vabs64(vload8(0, x + i)));
-    ulong m = niti_hmax8(m8);
-    for (; i < i1; i++) m = max(m, niti_abs64(x[i]));
-    partials[get_global_id(0)] = m;
-}
+NITI_CPU_MAX_ABS_KERNEL(niti_cpu_max_abs_i32, int, 16, uint16, niti_vabs32, niti_hmax16)
+NITI_CPU_MAX_ABS_KERNEL(niti_cpu_max_abs_i64, long, 8, ulong8, niti_vabs64, niti_hmax8)
 
 /* Section 3 rounding of 16 int32 values by s in [1, 31] (psr or round), clamped to +-127. */
 inline char16 niti_vshift32(int16 v, int s, int psr)
@@ -72,58 +65,51 @@ inline char16 niti_vshift32(int16 v, int s, int psr)
     return convert_char16(select(qs, -qs, v < 0));
 }
 
-__kernel NITI_TASK void niti_cpu_requant_i32(__global const int *acc, ulong n,
-                                             __global const ulong *partials, int np, int rule,
-                                             int rounding, __global char *out,
-                                             __global int *scalars, int shift_slot,
-                                             int exp_in_slot, int exp_add, int exp_slot,
-                                             ulong chunk)
-{
-    int s = niti_requant_shift(niti_bw(niti_partials_max(partials, np)), rule);
-    int psr = rule == 1 || rounding == 1;
-    ulong i0, i1;
-    niti_task_range(n, chunk, &i0, &i1);
-    ulong i = i0;
-    if (s == 0) {
-        for (; i + 16 <= i1; i += 16)
-            NITI_ST16(out + i, convert_char16(clamp(vload16(0, acc + i), -127, 127)));
-    } else if (s < 32) {
-        for (; i + 16 <= i1; i += 16) NITI_ST16(out + i, niti_vshift32(vload16(0, acc + i), s, psr));
+/* Requant of int32 or int64 accumulators T: the shift from the partials of max |x|, then this
+ * task's range, first by VEC (a loop over whole vectors from i on, or nothing), then value by
+ * value; task 0 writes the scalars. The value loop's body and the scalar writes are the same lines
+ * as requant.cl's NITI_REQUANT_KERNEL (the GPU form: work-groups of NITI_RED_WG, a grid-stride
+ * loop); one copy of them would be a helper in common.cl (the program's first part), not here. */
+#define NITI_CPU_REQUANT_KERNEL(NAME, T, VEC)                                                      \
+    __kernel NITI_TASK void NAME(__global const T *acc, ulong n, __global const ulong *partials,  \
+                                 int np, int rule, int rounding, __global char *out,              \
+                                 __global int *scalars, int shift_slot, int exp_in_slot,          \
+                                 int exp_add, int exp_slot, ulong chunk)                          \
+    {                                                                                              \
+        int s = niti_requant_shift(niti_bw(niti_partials_max(partials, np)), rule);                \
+        int psr = rule == 1 || rounding == 1;                                                      \
+        ulong i0, i1;                                                                              \
+        niti_task_range(n, chunk, &i0, &i1);                                                       \
+        ulong i = i0;                                                                              \
+        VEC;                                                                                       \
+        for (; i < i1; i++) {                                                                      \
+            long v = (long)acc[i];                                                                 \
+            out[i] = (char)(s == 0 ? niti_clamp127(v) : psr ? niti_shift_psr(v, s)                 \
+                                                             : niti_shift_round(v, s));            \
+        }                                                                                          \
+        if (get_global_id(0) == 0) {                                                               \
+            scalars[shift_slot] = s;                                                               \
+            if (exp_slot >= 0)                                                                     \
+                scalars[exp_slot] = (exp_in_slot >= 0 ? scalars[exp_in_slot] : 0) + exp_add + s;  \
+        }                                                                                          \
     }
-    for (; i < i1; i++) {
-        long v = (long)acc[i];
-        out[i] = (char)(s == 0 ? niti_clamp127(v) : psr ? niti_shift_psr(v, s)
-                                                         : niti_shift_round(v, s));
-    }
-    if (get_global_id(0) == 0) {
-        scalars[shift_slot] = s;
-        if (exp_slot >= 0)
-            scalars[exp_slot] = (exp_in_slot >= 0 ? scalars[exp_in_slot] : 0) + exp_add + s;
-    }
-}
 
-__kernel NITI_TASK void niti_cpu_requant_i64(__global const long *acc, ulong n,
-                                             __global const ulong *partials, int np, int rule,
-                                             int rounding, __global char *out,
-                                             __global int *scalars, int shift_slot,
-                                             int exp_in_slot, int exp_add, int exp_slot,
-                                             ulong chunk)
-{
-    int s = niti_requant_shift(niti_bw(niti_partials_max(partials, np)), rule);
-    int psr = rule == 1 || rounding == 1;
-    ulong i0, i1;
-    niti_task_range(n, chunk, &i0, &i1);
-    for (ulong i = i0; i < i1; i++) {
-        long v = acc[i];
-        out[i] = (char)(s == 0 ? niti_clamp127(v) : psr ? niti_shift_psr(v, s)
-                                                         : niti_shift_round(v, s));
+/* The int32 vectors: 16 values at a time (int32 values give s <= 25; the test s < 32 keeps
+ * niti_vshift32's 32-bit shifts defined whatever the partials say). */
+#define NITI_REQUANT_VEC16                                                                         \
+    if (s == 0) {                                                                                  \
+        for (; i + 16 <= i1; i += 16)                                                              \
+            NITI_ST16(out + i, convert_char16(clamp(vload16(0, acc + i), -127, 127)));             \
+    } else if (s < 32) {                                                                           \
+        for (; i + 16 <= i1; i += 16)                                                              \
+            NITI_ST16(out + i, niti_vshift32(vload16(0, acc + i), s, psr));                        \
     }
-    if (get_global_id(0) == 0) {
-        scalars[shift_slot] = s;
-        if (exp_slot >= 0)
-            scalars[exp_slot] = (exp_in_slot >= 0 ? scalars[exp_in_slot] : 0) + exp_add + s;
-    }
-}
+
+NITI_CPU_REQUANT_KERNEL(niti_cpu_requant_i32, int, NITI_REQUANT_VEC16)
+/* int64 accumulators stay value by value (no 64-bit twin of niti_vshift32): they come only from
+ * reductions too long for an exact int32 sum (niti_acc_dtype: K * 128 * 127 >= 2^31, K >= 132104
+ * terms, far beyond any preset's layer), so this kernel is cold. */
+NITI_CPU_REQUANT_KERNEL(niti_cpu_requant_i64, long, (void)0)
 
 /* ---------------------------------------------------------------- update (section 7) */
 

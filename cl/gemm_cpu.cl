@@ -1,5 +1,5 @@
 /* Conv/linear as explicit packing + register-blocked GEMM for CPU devices (the "vnni" and
- * "portable" paths; the GPU path is the tiled implicit GEMM of conv_i8.cl).
+ * "portable" paths; the GPU path is the tiled implicit GEMM of gemm_tiled.cl).
  *
  * Every GEMM here is C[m, n] = sum_kk A[m, kk] * B[n, kk] with
  *   A: "row operand", int8 rows of Kp bytes (Kp a multiple of 4, rows padded to a multiple of the
@@ -172,6 +172,8 @@ __kernel NITI_PACK_WG void niti_pack_panels(__global const char *src, __global c
         int k, int pad, uint xorv, __global const uchar *B, __global void *C, int out64, int Mst, \
         int Nst, int ldc, long cstride, int Kp4, int kc4, int kb4, int RB, __global ulong *maxp,   \
         int want_max
+/* A micro-kernel is a task (work-groups of one item): NITI_MK_KERNEL name(NITI_MK_ARGS ...). */
+#define NITI_MK_KERNEL __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void
 /* Adds (or, first, stores) v to the 16 outputs at off (lanes below Nst - n0). */
 /* With track (int32 outputs), the largest |stored value| is kept in *mx. */
 NITI_GI void niti_acc16(int16 v, __global void *C, int out64, long off, int n0, int Nst, int first,
@@ -218,12 +220,46 @@ NITI_GI void niti_row_geom(int m, int Mst, int Hout, int Wout, int Hin, int Win,
     *base = (long)img * Hin * Win * Cin4;
 }
 
-#define NITI_MK_BODY(RM, NV, STEP)                                                                 \
+/* The parts common to both micro-kernel bodies (NITI_MK_BODY, NITI_MK_BODY_WG), with hooks that
+ * each path (vnni, portable) defines in its section and #undefs at its end:
+ *   NITI_ACC_T           the accumulators' vector type (int16 sums, float16 exact fp32 sums);
+ *   NITI_ACC_OUT(r, v)   the exact int16 sums of accumulator [r][v] over the sub-chunk;
+ *   NITI_SUB_PREP(NV)    once per sub-chunk, before its row blocks (NITI_WG_PREP in the wgrad,
+ *                        with NITI_WG_PF(rb, NV) per row block). */
+/* The work-item's panel group pg, group of row blocks rbg and chunk s (the grid above), and the
+ * chunk's groups [g0, g1). */
+#define NITI_MK_GRID                                                                               \
     const int pg = (int)get_global_id(0), rbg = (int)get_global_id(1), s = (int)get_global_id(2); \
-    const int g0 = s * kc4, g1 = min(Kp4, g0 + kc4);                                               \
-    const int Cin4 = Cin >> 2;                                                                     \
+    const int g0 = s * kc4, g1 = min(Kp4, g0 + kc4)
+/* The chunk's slice Cs of C, and the largest |output| so far, written at the end (NITI_MK_MAXP)
+ * as the work-item's partial max for requant. (Declared after a body's own constants: that order
+ * gives POCL's compiler the same code as before the bodies shared these lines.) */
+#define NITI_MK_OUT                                                                                \
     __global void *Cs = (__global char *)C + (out64 ? 8 : 4) * s * cstride;                       \
-    uint16 mx = (uint16)0;                                                                         \
+    uint16 mx = (uint16)0
+#define NITI_MK_MAXP                                                                               \
+    if (want_max) maxp[get_global_id(1) * get_global_size(0) + pg] = niti_hmax16(mx)
+/* The RM x NV accumulators of a row block (registers: the loops unroll fully). */
+#define NITI_ACC_DECL(RM, NV)                                                                      \
+    NITI_ACC_T acc[RM][NV];                                                                        \
+    _Pragma("unroll") for (int r = 0; r < RM; r++) _Pragma("unroll") for (int v = 0; v < NV; v++) \
+        acc[r][v] = (NITI_ACC_T)0
+/* The row block's sums of the sub-chunk into C (rows m0 + r < Mst, columns below Nst). */
+#define NITI_ACC_STORE(RM, NV)                                                                     \
+    _Pragma("unroll") for (int v = 0; v < NV; v++)                                                 \
+    {                                                                                              \
+        const int n0 = (pg * NV + v) * 16;                                                         \
+        if (n0 < Nst) {                                                                            \
+            _Pragma("unroll") for (int r = 0; r < RM; r++) if (m0 + r < Mst)                       \
+                niti_acc16(NITI_ACC_OUT(r, v), Cs, out64, (long)(m0 + r) * ldc + n0, n0, Nst,     \
+                           gb == g0, want_max && ge == g1, &mx);                                   \
+        }                                                                                          \
+    }
+
+#define NITI_MK_BODY(RM, NV, STEP)                                                                 \
+    NITI_MK_GRID;                                                                                  \
+    const int Cin4 = Cin >> 2;                                                                     \
+    NITI_MK_OUT;                                                                                   \
     for (int gb = g0; gb < g1; gb += kb4) {                                                        \
         const int ge = min(g1, gb + kb4);                                                          \
         NITI_SUB_PREP(NV);                                                                         \
@@ -254,7 +290,7 @@ NITI_GI void niti_row_geom(int m, int Mst, int Hout, int Wout, int Hin, int Win,
             NITI_ACC_STORE(RM, NV);                                                                \
         }                                                                                          \
     }                                                                                              \
-    if (want_max) maxp[get_global_id(1) * get_global_size(0) + pg] = niti_hmax16(mx);
+    NITI_MK_MAXP;
 
 /* ---------------------------------------------------------------- wgrad, transposed form */
 /* G[o, ky, kx, c] = sum_m E[m, o] * A[img, y+ky-pad, x+kx-pad, c] as a GEMM with rows
@@ -387,29 +423,11 @@ NITI_GI void niti_block_src(long *src, long P0, int N, int H, int W, int I, int 
     }
 }
 
-/* Apad^T (see above): tasks over blocks of 64 positions P of the padded grid (Hp x Wp per image,
- * then the tail up to Pst, a multiple of 64). */
-__kernel NITI_PACK_WG void niti_pack_apad_t(__global const uchar *A, __global uchar *out, int N,
-                                            int H, int W, int I, int pad, int Hp, int Wp,
-                                            long Pst, int xorv, int per)
-{
-    const int blocks = (int)(Pst / 64);
-    const int u0 = (int)get_global_id(0) * per, u1 = min(blocks, u0 + per);
-    const ulong x8 = (ulong)(uchar)xorv * 0x0101010101010101UL;
-    for (int u = u0; u < u1; u++) {
-        const long P0 = (long)u * 64;
-        long src[64];
-        niti_block_src(src, P0, N, H, W, I, pad, Hp, Wp, 0);
-        niti_transpose_block(A, src, I, out + P0, Pst, x8);
-    }
-}
-
-/* The tap-expanded row operand: out[(kx * I + c) * Pst + (img * Hp + Y) * Wo + x] =
- * A[img, Y - pad, x + kx - pad, c] ^ xorv (xorv outside A), for x < Wo; tasks over blocks of 64
- * positions of the grid Hp x Wo per image (and the tail up to Pst), all k copies each. */
-__kernel NITI_PACK_WG void niti_pack_apad_kx(__global const uchar *A, __global uchar *out, int N,
-                                             int H, int W, int I, int pad, int Hp, int Wo, int k,
-                                             long Pst, int xorv, int per)
+/* The tasks of both packs below: blocks of 64 positions P of a grid of Hp x Wg per image (then the
+ * tail up to Pst, a multiple of 64), each block transposed k times: copy kx reads column
+ * X + kx - pad and goes to out + kx I Pst. */
+NITI_GI void niti_pack_apad(__global const uchar *A, __global uchar *out, int N, int H, int W,
+                            int I, int pad, int Hp, int Wg, int k, long Pst, int xorv, int per)
 {
     const int blocks = (int)(Pst / 64);
     const int u0 = (int)get_global_id(0) * per, u1 = min(blocks, u0 + per);
@@ -418,10 +436,28 @@ __kernel NITI_PACK_WG void niti_pack_apad_kx(__global const uchar *A, __global u
         const long P0 = (long)u * 64;
         for (int kx = 0; kx < k; kx++) {
             long src[64];
-            niti_block_src(src, P0, N, H, W, I, pad, Hp, Wo, kx);
+            niti_block_src(src, P0, N, H, W, I, pad, Hp, Wg, kx);
             niti_transpose_block(A, src, I, out + (long)kx * I * Pst + P0, Pst, x8);
         }
     }
+}
+
+/* Apad^T (see above): the padded grid, Hp x Wp per image, one copy. */
+__kernel NITI_PACK_WG void niti_pack_apad_t(__global const uchar *A, __global uchar *out, int N,
+                                            int H, int W, int I, int pad, int Hp, int Wp,
+                                            long Pst, int xorv, int per)
+{
+    niti_pack_apad(A, out, N, H, W, I, pad, Hp, Wp, 1, Pst, xorv, per);
+}
+
+/* The tap-expanded row operand: out[(kx * I + c) * Pst + (img * Hp + Y) * Wo + x] =
+ * A[img, Y - pad, x + kx - pad, c] ^ xorv (xorv outside A), for x < Wo; the grid Hp x Wo per
+ * image, all k copies of each block. */
+__kernel NITI_PACK_WG void niti_pack_apad_kx(__global const uchar *A, __global uchar *out, int N,
+                                             int H, int W, int I, int pad, int Hp, int Wo, int k,
+                                             long Pst, int xorv, int per)
+{
+    niti_pack_apad(A, out, N, H, W, I, pad, Hp, Wo, k, Pst, xorv, per);
 }
 
 /* 16 bytes of an E row from column o0 on (0 past O; row 0: a position outside E). */
@@ -563,12 +599,10 @@ NITI_GI long niti_wg_subpanel(__global const uchar *E, __local int16 *Bs, __loca
  * walks a row block's sub-chunk: NITI_WG_LOOP_RUNS (Hout, Wout) or NITI_WG_LOOP_TABLE.
  * Row reads are 4-byte words at any byte offset (CPU devices only). */
 #define NITI_MK_BODY_WG(RM, NV, STEP, LOOP)                                                        \
-    const int pg = (int)get_global_id(0), rbg = (int)get_global_id(1), s = (int)get_global_id(2); \
-    const int g0 = s * kc4, g1 = min(Kp4, g0 + kc4);                                               \
+    NITI_MK_GRID;                                                                                  \
     __global const uchar *Xb = (__global const uchar *)X;                                          \
     const int reord = Cin % RM == 0;                                                               \
-    __global void *Cs = (__global char *)C + (out64 ? 8 : 4) * s * cstride;                       \
-    uint16 mx = (uint16)0;                                                                         \
+    NITI_MK_OUT;                                                                                   \
     for (int gb = g0; gb < g1; gb += kb4) {                                                        \
         const int ge = min(g1, gb + kb4);                                                          \
         NITI_WG_PREP(NV);                                                                          \
@@ -588,7 +622,7 @@ NITI_GI long niti_wg_subpanel(__global const uchar *E, __local int16 *Bs, __loca
             NITI_ACC_STORE(RM, NV);                                                                \
         }                                                                                          \
     }                                                                                              \
-    if (want_max) maxp[get_global_id(1) * get_global_size(0) + pg] = niti_hmax16(mx);
+    NITI_MK_MAXP;
 
 /* The reduction of one row block over a sub-chunk in runs: from the sub-chunk's first position
  * on, runs of up to Wout groups, stepping over the grid's gaps between them (portable). */
@@ -663,10 +697,9 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_vnni_probe(
 #define NITI_BG(v, g) Bp[(long)(v) * Kp4 + (g)]
 #define NITI_BL(v, g) Bl[(long)(v) * kb4 + (g)]
 #define NITI_SUB_PREP(NV) NITI_SUB_PREP_B(NV, NITI_BG)
-#define NITI_ACC_DECL(RM, NV)                                                                      \
-    int16 acc[RM][NV];                                                                             \
-    _Pragma("unroll") for (int r = 0; r < RM; r++) _Pragma("unroll") for (int v = 0; v < NV; v++) \
-        acc[r][v] = (int16)0
+/* int32 sums of u8(a + 128) * s8(b), less 128 * the column sums of b */
+#define NITI_ACC_T int16
+#define NITI_ACC_OUT(r, v) (acc[r][v] - cs[v])
 /* One row word broadcast straight from memory (a load, no shuffle), then the offset xor-ed in
  * as a vector: a scalar xor would make the compiler broadcast from a general register, which
  * costs a shuffle per row and step on the pipes that also run vpdpbusd. */
@@ -685,25 +718,17 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_vnni_probe(
 /* the transposed wgrad form's rows carry the offset already (its xorv is 0); its panel operand is
  * the local sub-panel */
 #define NITI_VNNI_STEP_WG(RM, NV) NITI_VNNI_STEP_X(RM, NV, (void)0, NITI_BL)
-#define NITI_ACC_STORE(RM, NV)                                                                     \
-    _Pragma("unroll") for (int v = 0; v < NV; v++)                                                 \
-    {                                                                                              \
-        const int n0 = (pg * NV + v) * 16;                                                         \
-        if (n0 < Nst) {                                                                            \
-            _Pragma("unroll") for (int r = 0; r < RM; r++) if (m0 + r < Mst)                       \
-                niti_acc16(acc[r][v] - cs[v], Cs, out64, (long)(m0 + r) * ldc + n0, n0, Nst,      \
-                           gb == g0, want_max && ge == g1, &mx);                                   \
-        }                                                                                          \
-    }
 
 #define NITI_VNNI_KERNEL(RM, NV)                                                                   \
-    __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_gemm_vnni_##RM##x##NV(       \
-        NITI_MK_ARGS)                                                                              \
+    NITI_MK_KERNEL niti_gemm_vnni_##RM##x##NV(NITI_MK_ARGS)                                        \
     {                                                                                              \
         __global const int16 *Bp = (__global const int16 *)B + (long)get_global_id(0) * NV * Kp4; \
         const int16 x16 = (int16)((int)xorv);                                                      \
         NITI_MK_BODY(RM, NV, NITI_VNNI_STEP)                                                       \
     }
+/* One kernel per register blocking (RM and NV must be constants for the RM x NV accumulators to
+ * stay in zmm registers, the loops fully unrolled); the host picks by the number of output columns
+ * (choose_mk): 12x1 for at most 16, 8x2 for at most 32, else 4x4; the wgrad keeps the blocking. */
 NITI_VNNI_KERNEL(4, 4)
 NITI_VNNI_KERNEL(8, 2)
 NITI_VNNI_KERNEL(12, 1)
@@ -724,10 +749,12 @@ NITI_VNNI_KERNEL(12, 1)
         for (int p = p0; p < p1 && enext + p < ne; p++)                                            \
             NITI_PREFETCH(B + (enext + p) * Nst + pg * NV * 16);                                   \
     }
-/* B is E itself (NHWC, N x eHo x eWo x Nst), the reduction grid eHg x eWg per image. */
+/* B is E itself (NHWC, N x eHo x eWo x Nst), the reduction grid eHg x eWg per image. Not one
+ * macro with NITI_VNNI_KERNEL: the arguments differ (E's shape) and so does the panel operand
+ * (built in local memory per sub-chunk, not read packed). */
 #define NITI_VNNI_WG_KERNEL(RM, NV)                                                                \
-    __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_gemm_vnni_wg_##RM##x##NV(    \
-        NITI_MK_ARGS, int eN, int eHo, int eWo, int eHg, int eWg)                                  \
+    NITI_MK_KERNEL niti_gemm_vnni_wg_##RM##x##NV(NITI_MK_ARGS, int eN, int eHo, int eWo, int eHg,  \
+                                                 int eWg)                                          \
     {                                                                                              \
         __local int16 Bs[NITI_WG_SUB];                                                             \
         __local int Ts[NITI_WG_SUB];                                                               \
@@ -740,8 +767,8 @@ NITI_VNNI_WG_KERNEL(12, 1)
 #undef NITI_SUB_PREP
 #undef NITI_WG_PREP
 #undef NITI_WG_PF
-#undef NITI_ACC_DECL
-#undef NITI_ACC_STORE
+#undef NITI_ACC_T
+#undef NITI_ACC_OUT
 #endif /* NITI_VNNI */
 
 /* ---------------------------------------------------------------- portable micro-kernel */
@@ -774,10 +801,8 @@ __constant float niti_i8f[256] = {
 };
 /* fp32 partial sums over at most 1024 terms (256 groups of 4), then added to int32 exactly. The
  * sub-chunk kb4 is at most 256 groups, so every sub-chunk's float sums are exact. */
-#define NITI_ACC_DECL(RM, NV)                                                                      \
-    float16 f[RM][NV];                                                                             \
-    _Pragma("unroll") for (int r = 0; r < RM; r++) _Pragma("unroll") for (int v = 0; v < NV; v++) \
-        f[r][v] = (float16)0.0f
+#define NITI_ACC_T float16
+#define NITI_ACC_OUT(r, v) convert_int16(acc[r][v])
 #define NITI_F32_STEP(RM, NV)                                                                      \
     float16 bv[NV][4];                                                                             \
     _Pragma("unroll") for (int v = 0; v < NV; v++)                                                 \
@@ -790,47 +815,37 @@ __constant float niti_i8f[256] = {
         const uchar4 a4 = as_uchar4(ap[r][j]);                                                     \
         _Pragma("unroll") for (int v = 0; v < NV; v++)                                             \
         {                                                                                          \
-            f[r][v] = fma((float16)niti_i8f[a4.s0], bv[v][0], f[r][v]);                            \
-            f[r][v] = fma((float16)niti_i8f[a4.s1], bv[v][1], f[r][v]);                            \
-            f[r][v] = fma((float16)niti_i8f[a4.s2], bv[v][2], f[r][v]);                            \
-            f[r][v] = fma((float16)niti_i8f[a4.s3], bv[v][3], f[r][v]);                            \
+            acc[r][v] = fma((float16)niti_i8f[a4.s0], bv[v][0], acc[r][v]);                        \
+            acc[r][v] = fma((float16)niti_i8f[a4.s1], bv[v][1], acc[r][v]);                        \
+            acc[r][v] = fma((float16)niti_i8f[a4.s2], bv[v][2], acc[r][v]);                        \
+            acc[r][v] = fma((float16)niti_i8f[a4.s3], bv[v][3], acc[r][v]);                        \
         }                                                                                          \
     }
-#define NITI_ACC_STORE(RM, NV)                                                                     \
-    _Pragma("unroll") for (int v = 0; v < NV; v++)                                                 \
-    {                                                                                              \
-        const int n0 = (pg * NV + v) * 16;                                                         \
-        if (n0 < Nst) {                                                                            \
-            _Pragma("unroll") for (int r = 0; r < RM; r++) if (m0 + r < Mst)                       \
-                niti_acc16(convert_int16(f[r][v]), Cs, out64, (long)(m0 + r) * ldc + n0, n0, Nst,  \
-                           gb == g0, want_max && ge == g1, &mx);                                   \
-        }                                                                                          \
-    }
-
-#define NITI_F32_KERNEL(RM, NV)                                                                    \
-    __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_gemm_f32_##RM##x##NV(        \
-        NITI_MK_ARGS)                                                                              \
+/* The portable micro-kernels, forward/dgrad (NITI_MK_BODY) and transposed wgrad
+ * (NITI_MK_BODY_RUNS), take the same arguments and a packed panel operand alike (the wgrad's from
+ * niti_pack_epanel): one macro, the body a parameter. */
+#define NITI_MK_BODY_RUNS(RM, NV, STEP) NITI_MK_BODY_WG(RM, NV, STEP, NITI_WG_LOOP_RUNS)
+#define NITI_F32_KERNEL_X(NAME, RM, NV, BODY)                                                      \
+    NITI_MK_KERNEL NAME(NITI_MK_ARGS)                                                              \
     {                                                                                              \
         __global const char *Bp = (__global const char *)B + (long)get_global_id(0) * NV * Kp4 * 64; \
-        NITI_MK_BODY(RM, NV, NITI_F32_STEP)                                                        \
+        BODY(RM, NV, NITI_F32_STEP)                                                                \
     }
+#define NITI_F32_KERNEL(RM, NV) NITI_F32_KERNEL_X(niti_gemm_f32_##RM##x##NV, RM, NV, NITI_MK_BODY)
+#define NITI_F32_WG_KERNEL(RM, NV)                                                                 \
+    NITI_F32_KERNEL_X(niti_gemm_f32_wg_##RM##x##NV, RM, NV, NITI_MK_BODY_RUNS)
+/* The host picks by the number of output columns (choose_mk): 6x1 for at most 16, else 4x2; the
+ * wgrad of a 4x2 runs 6x2 (wg_kernel: more rows share each panel's int8 -> float conversions).
+ * RM and NV must be constants for the blocks to stay in registers, hence one kernel each. */
 NITI_F32_KERNEL(4, 2)
 NITI_F32_KERNEL(6, 1)
-
-#define NITI_F32_WG_KERNEL(RM, NV)                                                                 \
-    __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_gemm_f32_wg_##RM##x##NV(     \
-        NITI_MK_ARGS)                                                                              \
-    {                                                                                              \
-        __global const char *Bp = (__global const char *)B + (long)get_global_id(0) * NV * Kp4 * 64; \
-        NITI_MK_BODY_WG(RM, NV, NITI_F32_STEP, NITI_WG_LOOP_RUNS)                                  \
-    }
 NITI_F32_WG_KERNEL(6, 2)
 NITI_F32_WG_KERNEL(6, 1)
 
 #undef NITI_SUB_PREP
 #undef NITI_WG_PREP
 #undef NITI_WG_PF
-#undef NITI_ACC_DECL
-#undef NITI_ACC_STORE
+#undef NITI_ACC_T
+#undef NITI_ACC_OUT
 #endif /* NITI_PORTABLE */
 
