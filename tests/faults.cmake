@@ -39,7 +39,8 @@ if(EXISTS ${NITI_DATA_DIR}/mnist)
                    ${NITI_FAULT_WORK}/no_opencl)
   set_tests_properties(fault_no_opencl PROPERTIES LABELS "faults;host" TIMEOUT 300
                        ENVIRONMENT "${NITI_TEST_ENV}")
-  # (e) a buffer over the device's per-allocation limit (POCL: 2 GiB here)
+  # (e) a buffer over the device's per-allocation limit (its CL_DEVICE_MAX_MEM_ALLOC_SIZE, read
+  # from the "max buffer" of niti devices: 2 GiB or 8 GiB on POCL, depending on the machine)
   add_test(NAME fault_device_alloc
            COMMAND sh ${NITI_FAULT_SH}/fault_device_alloc.sh $<TARGET_FILE:niti> ${NITI_DATA_DIR})
   set_tests_properties(fault_device_alloc PROPERTIES LABELS "faults;cl" TIMEOUT 300

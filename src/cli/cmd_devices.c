@@ -10,8 +10,9 @@ static void devices_usage(FILE *f)
     fprintf(f,
             "usage: niti devices\n\n"
             "Lists every OpenCL device as P:D (platform and device index) with its platform, name,\n"
-            "type, driver, OpenCL C version, compute units, memory and the extensions niti cares\n"
-            "about, then the plain-C reference backend 'ref', which is always available.\n"
+            "type, driver, OpenCL C version, compute units, memory, the largest single buffer\n"
+            "(max buffer: CL_DEVICE_MAX_MEM_ALLOC_SIZE) and the extensions niti cares about, then\n"
+            "the plain-C reference backend 'ref', which is always available.\n"
             "Choose one for other commands with --device (or NITI_DEVICE): ref, cpu, gpu, P:D or a\n"
             "case-insensitive part of the device name. The default is the first GPU, else the first\n"
             "CPU, else ref.\n\n"

@@ -296,11 +296,14 @@ int niti_cl_list_devices(void *file)
     for (int i = 0; i < l.n; i++) {
         const niti_cl_device_info *d = &l.v[i];
         fprintf(f, "%d:%d  %s: %s\n", d->pidx, d->didx, d->platform_name, d->device_name);
+        cl_ulong max_alloc = 0; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE: the largest single buffer */
+        clGetDeviceInfo(d->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max_alloc, &max_alloc,
+                        NULL);
         fprintf(f, "     type %s, driver %s, %s, %u compute units, %.1f GiB global memory, "
-                   "%lu KiB local memory, max work-group %zu\n",
+                   "%lu KiB local memory, max work-group %zu, max buffer %llu bytes\n",
                 type_name(d->type), d->driver_version, d->c_version, d->compute_units,
                 (double)d->global_mem / (1024.0 * 1024.0 * 1024.0),
-                (unsigned long)(d->local_mem / 1024), d->max_wg);
+                (unsigned long)(d->local_mem / 1024), d->max_wg, (unsigned long long)max_alloc);
         fprintf(f, "     extensions:");
         int any = 0;
         for (size_t e = 0; e < sizeof exts / sizeof exts[0]; e++)
