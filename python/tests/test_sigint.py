@@ -12,7 +12,7 @@ from conftest import DATA, REPO, assert_same_checkpoint, need_dataset
 SCRIPT = r"""
 import sys
 import niti
-net = niti.Net("lenet", device="cpu", batch=32, seed=5)
+net = niti.Net("lenet", device="ref", batch=32, seed=5)
 ds = niti.datasets.load("mnist", sys.argv[1])
 print("READY", flush=True)
 net.fit(ds, epochs=1000, train_limit=64, test_limit=32, eval_every=0, save=sys.argv[2],
@@ -32,7 +32,7 @@ def test_sigint_saves_and_resumes(tmp_path):
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = []
-        deadline = time.time() + 300
+        deadline = time.time() + 900
         while time.time() < deadline:
             line = p.stdout.readline()
             if not line:
@@ -52,12 +52,12 @@ def test_sigint_saves_and_resumes(tmp_path):
     assert "continue with niti.Net.resume" in err
     # only the checkpoint and the log: no temporary file left behind
     assert sorted(os.listdir(work)) == ["run.jsonl", "run.st"]
-    stopped = niti.Net.resume(ckpt, device="cpu")
+    stopped = niti.Net.resume(ckpt)
     assert stopped.step >= 4 and stopped.epochs == 1000 and stopped.dataset == "mnist"
     # finish the interrupted epoch; an uninterrupted run to the same epoch gives the same bits
     upto = stopped.epoch + 1
     stopped.fit(epochs=upto)  # the rest as the run was: data, limits, save, log
-    ref = niti.Net("lenet", device="cpu", batch=32, seed=5)
+    ref = niti.Net("lenet", device="ref", batch=32, seed=5)
     ref.fit("mnist", data=DATA, epochs=upto, train_limit=64, test_limit=32, eval_every=0,
             save=tmp_path / "ref.st")
     # the same weights and position; the runs differ in their ids and epochs asked for
