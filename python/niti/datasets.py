@@ -17,6 +17,9 @@ import numpy as np
 from . import _lib
 from ._lib import ArgumentError, check, ptr
 
+__all__ = ["Dataset", "NAMES", "load", "epoch_order", "make_batch", "quantize", "describe",
+           "tables"]
+
 #: The dataset names ``load`` knows ("fashion_mnist" and "cifar-10" are accepted too).
 NAMES = ("mnist", "fashion-mnist", "cifar10")
 
