@@ -271,11 +271,26 @@ static void test_conv_requant_one(int N, int H, int W, int I, int O, int k, int 
         else
             RUN(R->ops->conv_dgrad(R, &g, E.r, Wb.r, acc.r, t),
                 D->ops->conv_dgrad(D, &g, E.d, Wb.d, acc.d, t), ctx);
-        RUN(R->ops->requant(R, acc.r, t, n, rule, NITI_ROUND, out.r, S.r, 0, 1, 0, 2),
-            D->ops->requant(D, acc.d, t, n, rule, NITI_ROUND, out.d, S.d, 0, 1, 0, 2), ctx);
+        RUN(R->ops->requant(R, acc.r, t, n, rule, NITI_ROUND, out.r, S.r, 0, 1, 0, 2, NULL),
+            D->ops->requant(D, acc.d, t, n, rule, NITI_ROUND, out.d, S.d, 0, 1, 0, 2, NULL), ctx);
         CHECK(pb_same(&acc, es, dir ? "dgrad acc" : "fwd acc", ctx));
         CHECK(pb_same(&out, 1, "requant values", ctx));
         CHECK(pb_same(&S, 4, "requant scalars", ctx));
+        /* max_abs straight after the GEMM (the CPU paths take the GEMM's own partial maxima),
+         * then requant with that maximum given: the same bytes as above */
+        if (dir == 0)
+            RUN(R->ops->conv_fwd(R, &g, A.r, Wb.r, acc.r, t),
+                D->ops->conv_fwd(D, &g, A.d, Wb.d, acc.d, t), ctx);
+        else
+            RUN(R->ops->conv_dgrad(R, &g, E.r, Wb.r, acc.r, t),
+                D->ops->conv_dgrad(D, &g, E.d, Wb.d, acc.d, t), ctx);
+        uint64_t mr = 1, md = 2;
+        RUN(R->ops->max_abs(R, acc.r, t, n, &mr), D->ops->max_abs(D, acc.d, t, n, &md), ctx);
+        CHECK_EQ(mr, md);
+        RUN(R->ops->requant(R, acc.r, t, n, rule, NITI_ROUND, out.r, S.r, 0, 1, 0, 2, &mr),
+            D->ops->requant(D, acc.d, t, n, rule, NITI_ROUND, out.d, S.d, 0, 1, 0, 2, &md), ctx);
+        CHECK(pb_same(&out, 1, "requant values (given max)", ctx));
+        CHECK(pb_same(&S, 4, "requant scalars (given max)", ctx));
         pb_free(&acc), pb_free(&out), pb_free(&S);
         free(junk);
     }
@@ -321,12 +336,28 @@ static void test_requant_one(int64_t *vals, size_t n, niti_dtype t, niti_rule ru
     int shift_slot = rint_in(0, 7), exp_in = rint_in(-1, 7), exp_slot = rint_in(-1, 7);
     int exp_add = rint_in(-20, 20);
     RUN(R->ops->requant(R, acc.r, t, n, rule, rnd_mode, out.r, S.r, shift_slot, exp_in, exp_add,
-                        exp_slot),
+                        exp_slot, NULL),
         D->ops->requant(D, acc.d, t, n, rule, rnd_mode, out.d, S.d, shift_slot, exp_in, exp_add,
-                        exp_slot),
+                        exp_slot, NULL),
         ctx);
     CHECK(pb_same(&out, 1, "requant values", ctx));
     CHECK(pb_same(&S, 4, "requant scalars", ctx));
+    /* max_abs to the host, and requant with a given maximum at least max |acc| (the maximum of
+     * a larger tensor, as data-parallel training passes it) */
+    uint64_t mr = 1, md = 2;
+    RUN(R->ops->max_abs(R, acc.r, t, n, &mr), D->ops->max_abs(D, acc.d, t, n, &md), ctx);
+    CHECK_EQ(mr, md);
+    uint64_t given = mr;
+    int up = rint_in(0, 3);
+    if (up == 1 && given < (UINT64_C(1) << 60)) given += rnd() % (given + 1);
+    if (up == 2 && given < (UINT64_C(1) << 50)) given <<= rint_in(1, 10);
+    RUN(R->ops->requant(R, acc.r, t, n, rule, rnd_mode, out.r, S.r, shift_slot, exp_in, exp_add,
+                        exp_slot, &given),
+        D->ops->requant(D, acc.d, t, n, rule, rnd_mode, out.d, S.d, shift_slot, exp_in, exp_add,
+                        exp_slot, &given),
+        ctx);
+    CHECK(pb_same(&out, 1, "requant values (given max)", ctx));
+    CHECK(pb_same(&S, 4, "requant scalars (given max)", ctx));
     pb_free(&acc), pb_free(&out), pb_free(&S);
     free(buf), free(junk);
 }

@@ -187,17 +187,30 @@ static niti_status ref_conv_wgrad(niti_backend *be, const niti_conv_geom *g, nit
     return NITI_OK;
 }
 
+static niti_status ref_max_abs(niti_backend *be, niti_buf *x, niti_dtype dtype, size_t n,
+                               uint64_t *out)
+{
+    (void)be;
+    if (dtype != NITI_I32 && dtype != NITI_I64)
+        return niti_fail(NITI_ERR_INVALID, "ref max_abs: type %s (need I32 or I64)",
+                         niti_dtype_name(dtype));
+    uint64_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t a = niti_abs64(acc_load(x, dtype, i));
+        if (a > m) m = a;
+    }
+    *out = m;
+    return NITI_OK;
+}
+
 static niti_status ref_requant(niti_backend *be, niti_buf *acc, niti_dtype acc_t, size_t n,
                                niti_rule rule, niti_rounding rounding, niti_buf *out,
                                niti_buf *scalars, int shift_slot, int exp_in_slot, int exp_add,
-                               int exp_slot)
+                               int exp_slot, const uint64_t *given_max)
 {
-    (void)be;
     uint64_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t a = niti_abs64(acc_load(acc, acc_t, i));
-        if (a > m) m = a;
-    }
+    if (given_max) m = *given_max;
+    else ref_max_abs(be, acc, acc_t, n, &m);
     int s = niti_requant_shift(niti_bw(m), rule);
     niti_rounding r = rule == NITI_RULE_NITI20 ? NITI_PSR : rounding;
     int8_t *v = I8(out);
@@ -360,6 +373,7 @@ static const niti_backend_ops ref_ops = {
     .conv_dgrad = ref_conv_dgrad,
     .conv_wgrad = ref_conv_wgrad,
     .requant = ref_requant,
+    .max_abs = ref_max_abs,
     .relu_fwd = ref_relu_fwd,
     .relu_bwd = ref_relu_bwd,
     .maxpool_fwd = ref_maxpool_fwd,

@@ -71,11 +71,21 @@ typedef struct niti_backend_ops {
     /* --- requantisation (section 4) over the whole tensor of n elements ---
      * Writes int8 values to out and the shift to scalars[shift_slot]. If exp_slot >= 0 it
      * also sets scalars[exp_slot] = scalars[exp_in_slot] + exp_add + shift (exponent
-     * bookkeeping on the device; exp_in_slot < 0 means 0). */
+     * bookkeeping on the device; exp_in_slot < 0 means 0).
+     * given_max: NULL = the shift comes from max |acc| over these n values (on the device, no
+     * host round trip); else from *given_max, which the caller has made the maximum of a larger
+     * tensor this one is a part of (data-parallel training: the maximum over every process's
+     * slice of the batch, see net.c). The shift is niti_requant_shift(niti_bw(max), rule)
+     * either way. */
     niti_status (*requant)(niti_backend *be, niti_buf *acc, niti_dtype acc_t, size_t n,
                            niti_rule rule, niti_rounding rounding, niti_buf *out,
                            niti_buf *scalars, int shift_slot, int exp_in_slot, int exp_add,
-                           int exp_slot);
+                           int exp_slot, const uint64_t *given_max);
+    /* max |x| over n int32 or int64 values of x, to the host (synchronous: waits for the
+     * queue). With requant's given_max it splits a requantisation into "local maximum ->
+     * global maximum -> shift" for data-parallel training. */
+    niti_status (*max_abs)(niti_backend *be, niti_buf *x, niti_dtype dtype, size_t n,
+                           uint64_t *out);
 
     /* --- elementwise --- (in and out may be the same buffer where noted) */
     niti_status (*relu_fwd)(niti_backend *be, size_t n, niti_buf *A, niti_buf *Y);

@@ -649,6 +649,13 @@ void niti_make_batch(const niti_dataset *d, const int32_t *idx, int count,
                      const int8_t tables[3][256], int augment, uint64_t seed, uint32_t t,
                      int8_t *inputs, int32_t *labels)
 {
+    niti_make_batch_at(d, idx, count, 0, tables, augment, seed, t, inputs, labels);
+}
+
+void niti_make_batch_at(const niti_dataset *d, const int32_t *idx, int count, int pos0,
+                        const int8_t tables[3][256], int augment, uint64_t seed, uint32_t t,
+                        int8_t *inputs, int32_t *labels)
+{
     const int H = d->h, W = d->w, C = d->c;
     const size_t img = (size_t)H * W * C;
     for (int b = 0; b < count; b++) {
@@ -660,9 +667,10 @@ void niti_make_batch(const niti_dataset *d, const int32_t *idx, int count,
                 for (int c = 0; c < C; c++) dst[p * C + c] = tables[c][src[p * C + c]];
             continue;
         }
-        int dx = (int)(niti_philox_x0(seed, (uint32_t)b, t, NITI_STREAM_AUGMENT, 0) % 9u);
-        int dy = (int)(niti_philox_x0(seed, (uint32_t)b, t, NITI_STREAM_AUGMENT, 1) % 9u);
-        int flip = (int)(niti_philox_x0(seed, (uint32_t)b, t, NITI_STREAM_AUGMENT, 2) & 1u);
+        uint32_t pos = (uint32_t)(pos0 + b); /* the image's position in the whole batch */
+        int dx = (int)(niti_philox_x0(seed, pos, t, NITI_STREAM_AUGMENT, 0) % 9u);
+        int dy = (int)(niti_philox_x0(seed, pos, t, NITI_STREAM_AUGMENT, 1) % 9u);
+        int flip = (int)(niti_philox_x0(seed, pos, t, NITI_STREAM_AUGMENT, 2) & 1u);
         for (int y = 0; y < H; y++) {
             int sy = y + dy - NITI_AUG_PAD;
             for (int x = 0; x < W; x++) {

@@ -68,5 +68,11 @@ void niti_shuffle(uint64_t seed, uint32_t epoch, int n, int32_t *perm);
 void niti_make_batch(const niti_dataset *d, const int32_t *idx, int count,
                      const int8_t tables[3][256], int augment, uint64_t seed, uint32_t t,
                      int8_t *inputs, int32_t *labels);
+/* The same for the images at positions pos0 .. pos0 + count - 1 of a batch (idx[0] is the image
+ * at position pos0): one process's slice of a batch in data-parallel training, augmented exactly
+ * as those positions of the whole batch are. */
+void niti_make_batch_at(const niti_dataset *d, const int32_t *idx, int count, int pos0,
+                        const int8_t tables[3][256], int augment, uint64_t seed, uint32_t t,
+                        int8_t *inputs, int32_t *labels);
 
 #endif

@@ -203,12 +203,12 @@ static niti_status enqueue_op(niti_backend *be, const niti_bench_shape *s, niti_
         NITI_TRY(o->conv_fwd(be, g, b->A, b->W, b->acc, tf));
         if (conv_only) return NITI_OK;
         return o->requant(be, b->acc, tf, n_out, NITI_RULE_NITI21, NITI_ROUND, b->out, b->scalars,
-                          0, -1, 0, 2);
+                          0, -1, 0, 2, NULL);
     case NITI_BENCH_DGRAD:
         NITI_TRY(o->conv_dgrad(be, g, b->E, b->W, b->acc, td));
         if (conv_only) return NITI_OK;
         return o->requant(be, b->acc, td, n_in, NITI_RULE_NITI21, NITI_ROUND, b->out, b->scalars,
-                          1, -1, 0, -1);
+                          1, -1, 0, -1, NULL);
     case NITI_BENCH_WGRAD:
         NITI_TRY(o->conv_wgrad(be, g, b->A, b->E, b->G, b->acc));
         if (conv_only) return NITI_OK;

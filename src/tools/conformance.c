@@ -332,7 +332,7 @@ static void run_requant(cc_t *c)
         bw[r] = niti_bw(m);
         if (!op_ok(c, c->be->ops->upload(c->be, ab, 0, row, n * es), "upload of acc row") ||
             !op_ok(c, c->be->ops->requant(c->be, ab, acc->dtype, n, rule, mode, vb, sc, 0, -1, 0,
-                                          -1),
+                                          -1, NULL),
                    "requant") ||
             !bdown(c, vb, 0, v + r * n, n, "download of v") ||
             !bdown(c, sc, 0, &shift[r], sizeof(int32_t), "download of shift"))
@@ -488,11 +488,11 @@ static void run_layer(cc_t *c, int linear)
     const niti_backend_ops *ops = c->be->ops;
     niti_backend *be = c->be;
     if (!op_ok(c, ops->conv_fwd(be, &g, Ab, Wb, accb, tf), "conv_fwd") ||
-        !op_ok(c, ops->requant(be, accb, tf, nOut, rule, act_r, yb, sc, 0, -1, 0, -1),
+        !op_ok(c, ops->requant(be, accb, tf, nOut, rule, act_r, yb, sc, 0, -1, 0, -1, NULL),
                "requant of acc"))
         return;
     if (!first && (!op_ok(c, ops->conv_dgrad(be, &g, Eb, Wb, accEb, tb), "conv_dgrad") ||
-                   !op_ok(c, ops->requant(be, accEb, tb, nA, rule, err_r, epb, sc, 1, -1, 0, -1),
+                   !op_ok(c, ops->requant(be, accEb, tb, nA, rule, err_r, epb, sc, 1, -1, 0, -1, NULL),
                           "requant of accE")))
         return;
     if (!op_ok(c, ops->conv_wgrad(be, &g, Ab, Eb, Gb, NULL), "conv_wgrad") ||

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <stdio.h>
 
+#include "core/comm.h"
 #include "core/error.h"
 #include "core/numerics.h"
 
@@ -111,10 +112,16 @@ niti_status niti_evaluate(niti_net *net, const niti_dataset *d, const int8_t tab
     int64_t ok = 0;
     double ls = 0;
     if (confusion) memset(confusion, 0, sizeof(int64_t) * (size_t)C * C);
+    /* With several processes (niti_net_set_comm) each builds its slice of every batch and
+     * gets the whole batch's logits back, so every rank counts the same. */
+    const niti_comm *comm = niti_net_comm(net);
     for (int start = 0; s == NITI_OK && start < n; start += batch) {
         int cnt = n - start < batch ? n - start : batch;
         for (int i = 0; i < cnt; i++) idx[i] = start + i;
-        niti_make_batch(d, idx, cnt, tables, 0, 0, 0, in, lab);
+        int first = 0, mine = cnt;
+        if (comm) niti_batch_slice(cnt, comm->rank, comm->size, &first, &mine);
+        niti_make_batch_at(d, idx + first, mine, first, tables, 0, 0, 0, in, NULL);
+        for (int i = 0; i < cnt; i++) lab[i] = d->labels[idx[i]];
         int e = 0;
         s = niti_net_forward(net, in, cnt, logits, &e);
         if (s != NITI_OK) break;

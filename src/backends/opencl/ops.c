@@ -85,7 +85,7 @@ static niti_status cpu_max_abs(cl_impl *im, cl_mem x, int is64, size_t n, cl_mem
 static niti_status cl_requant(niti_backend *be, niti_buf *acc, niti_dtype acc_t, size_t n,
                               niti_rule rule, niti_rounding rounding, niti_buf *out,
                               niti_buf *scalars, int shift_slot, int exp_in_slot, int exp_add,
-                              int exp_slot)
+                              int exp_slot, const uint64_t *given_max)
 {
     cl_impl *im = IMPL(be);
     NITI_TRY(check_acc_t(acc_t, "requant"));
@@ -101,7 +101,16 @@ static niti_status cl_requant(niti_backend *be, niti_buf *acc, niti_dtype acc_t,
     /* The shift needs the whole tensor's max |acc|: partial maxima first, then one pass. */
     int cpu = cpu_ops(im);
     size_t np = 0;
-    if (cpu && !is64 && im->gemm_max.m == acc->m && im->gemm_max.n == n &&
+    if (given_max) {
+        /* The maximum of a larger tensor, from the caller: it becomes the only partial that is
+         * not 0 (the GPU form keeps its usual number of work-groups, one per partial). */
+        np = cpu ? 1 : red_groups(im, n);
+        uint64_t given[256] = {0};
+        given[0] = *given_max;
+        im->seq++;
+        cl_int err = clEnqueueWriteBuffer(im->q, part, CL_TRUE, 0, np * 8, given, 0, NULL, NULL);
+        if (err != CL_SUCCESS) return niti_cl_fail(err, "clEnqueueWriteBuffer", "requant");
+    } else if (cpu && !is64 && im->gemm_max.m == acc->m && im->gemm_max.n == n &&
         im->gemm_max.seq == im->seq && im->gemm_max.np) {
         /* the GEMM that wrote acc just now left its maxima */
         part = im->scr[SCR_MAXP].m;
@@ -126,6 +135,43 @@ static niti_status cl_requant(niti_backend *be, niti_buf *acc, niti_dtype acc_t,
     if (cpu) return ocl_launch_range(im, &a, n, NULL, "requant");
     size_t gs = np * im->red_wg, ls = im->red_wg;
     return ocl_launch(im, &a, 1, &gs, &ls, "requant");
+}
+
+/* max |x| to the host: the partial maxima (those a CPU GEMM left for x, else a pass of the
+ * first stage of the reduction), downloaded and reduced here. */
+static niti_status cl_max_abs(niti_backend *be, niti_buf *x, niti_dtype dtype, size_t n,
+                              uint64_t *out)
+{
+    cl_impl *im = IMPL(be);
+    NITI_TRY(check_acc_t(dtype, "max_abs"));
+    if (x->bytes < n * niti_dtype_size(dtype))
+        return niti_fail(NITI_ERR_INVALID, "OpenCL max_abs: buffer too small for %zu values", n);
+    *out = 0;
+    if (!n) return NITI_OK;
+    int is64 = dtype == NITI_I64, cpu = cpu_ops(im);
+    cl_mem part = NULL;
+    size_t np = 0;
+    if (cpu && !is64 && im->gemm_max.m == x->m && im->gemm_max.n == n &&
+        im->gemm_max.seq == im->seq && im->gemm_max.np) {
+        part = im->scr[SCR_MAXP].m;
+        np = im->gemm_max.np;
+    } else {
+        NITI_TRY(ocl_scratch(im, SCR_PART1, 256 * 8, &part));
+        if (cpu) {
+            NITI_TRY(cpu_max_abs(im, x->m, is64, n, part, &np, "max_abs"));
+        } else {
+            np = red_groups(im, n);
+            NITI_TRY(max_abs(im, x->m, is64, n, np, part, "max_abs"));
+        }
+    }
+    uint64_t p[256];
+    if (np > 256) return niti_fail(NITI_ERR_INVALID, "OpenCL max_abs: %zu partials", np);
+    cl_int err = clEnqueueReadBuffer(im->q, part, CL_TRUE, 0, np * 8, p, 0, NULL, NULL);
+    if (err != CL_SUCCESS) return niti_cl_fail(err, "clEnqueueReadBuffer", "max_abs");
+    uint64_t m = 0;
+    for (size_t i = 0; i < np; i++) m = p[i] > m ? p[i] : m;
+    *out = m;
+    return NITI_OK;
 }
 
 /* ---------------------------------------------------------------- elementwise */
@@ -333,6 +379,7 @@ const niti_backend_ops ocl_ops = {
     .conv_dgrad = cl_conv_dgrad,
     .conv_wgrad = cl_conv_wgrad,
     .requant = cl_requant,
+    .max_abs = cl_max_abs,
     .relu_fwd = cl_relu_fwd,
     .relu_bwd = cl_relu_bwd,
     .maxpool_fwd = cl_maxpool_fwd,

@@ -243,7 +243,7 @@ static niti_status ka_battery(niti_backend *be, ka_out *o)
         size_t n = (size_t)g.N * g.Ho * g.Wo * g.O;
         KA(op->conv_fwd(be, &g, b[0], b[1], b[2], NITI_I32));
         KA(op->requant(be, b[2], NITI_I32, n, c == 2 ? NITI_RULE_NITI20 : NITI_RULE_NITI21,
-                       c == 1 ? NITI_PSR : NITI_ROUND, b[3], b[4], 0, -1, 0, 1));
+                       c == 1 ? NITI_PSR : NITI_ROUND, b[3], b[4], 0, -1, 0, 1, NULL));
         KA(ka_take(be, b[3], n, o));
         if (c == 0) { /* dgrad of the same shape: E = the requantised output */
             KA(op->conv_dgrad(be, &g, b[3], b[1], b[2], NITI_I32));
@@ -258,7 +258,7 @@ static niti_status ka_battery(niti_backend *be, ka_out *o)
     KA(niti_buf_from_host(be, g64, sizeof g64, "probe G", &b[5]));
     for (int r = 0; r < 3; r++) {
         KA(op->requant(be, b[5], NITI_I64, 300, r == 2 ? NITI_RULE_NITI20 : NITI_RULE_NITI21,
-                       r == 1 ? NITI_PSR : NITI_ROUND, b[3], b[4], 2, 0, 5, 3));
+                       r == 1 ? NITI_PSR : NITI_ROUND, b[3], b[4], 2, 0, 5, 3, NULL));
         KA(ka_take(be, b[3], 300, o));
     }
     KA(ka_take(be, b[4], sizeof sc, o));
