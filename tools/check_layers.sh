@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks that includes point down the layers of src/ (README, "How it works"):
-#   core (0) <- backends, io (1) <- fp32, train (2) <- tools (3) <- cli (4)
+#   core (0) <- backends, io, dist (1) <- fp32, train (2) <- tools (3) <- cli (4)
 # A file may include headers of its own layer and of lower ranks; two layers of the same rank
 # (backends and io, fp32 and train) may not include each other. include/niti.h is below all.
 #   tools/check_layers.sh [SRC_DIR]     (default: src/ next to this script)
@@ -11,7 +11,8 @@ src=${1:-"$(dirname "$0")/../src"}
 python3 - "$src" <<'PY'
 import os, re, sys
 src = sys.argv[1]
-rank = {"core": 0, "backends": 1, "io": 1, "fp32": 2, "train": 2, "tools": 3, "cli": 4}
+rank = {"core": 0, "backends": 1, "io": 1, "dist": 1, "fp32": 2, "train": 2, "tools": 3,
+        "cli": 4}
 bad = files = 0
 for root, _, names in sorted(os.walk(src)):
     for n in sorted(names):

@@ -28,9 +28,11 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/train_util.h"
+#include "core/error.h"
 #include "core/model.h"
 #include "core/net.h"
 #include "core/numerics.h"
+#include "dist/dist.h"
 #include "fp32/fp32.h"
 #include "io/checkpoint.h"
 #include "io/data.h"
@@ -90,6 +92,23 @@ static const char *usage_text =
     "and --precision fp32, which have no such paths), NITI_CACHE_DIR (compiled kernels).\n";
 
 static volatile sig_atomic_t interrupted;
+
+/* Data-parallel training (mpirun -np R niti train, README "Scaling out"): every process runs
+ * this command with the same options, holds the same weights and takes its slice of every
+ * batch; only rank 0 prints progress, writes the log and saves checkpoints. */
+static niti_comm *world;
+static int is_root(void) { return !world || world->rank == 0; }
+
+/* "niti: note: ..." on stderr, from rank 0 only. */
+static void NITI_CLI_PRINTF(1, 2) note(const char *fmt, ...)
+{
+    if (!is_root()) return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("niti: note: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
 static void on_sigint(int sig)
 {
     (void)sig;
@@ -500,7 +519,7 @@ static int settle_resume(run *r, const niti_run_state *ck, niti_model_spec *ck_m
         char was[32];
         if (*lim[i].field) snprintf(was, sizeof was, "%d", *lim[i].field);
         else snprintf(was, sizeof was, "none");
-        fprintf(stderr, "niti: note: --%s %lld replaces the run's %s from here on\n", lim[i].name,
+        note("--%s %lld replaces the run's %s from here on\n", lim[i].name,
                 lim[i].given, was);
         *lim[i].field = (int)lim[i].given;
     }
@@ -508,7 +527,7 @@ static int settle_resume(run *r, const niti_run_state *ck, niti_model_spec *ck_m
         int e = g->eval_every == 0 ? -1 : (int)g->eval_every;
         int was = rs->eval_every ? rs->eval_every : 1;
         if (e != was)
-            fprintf(stderr, "niti: note: --eval-every %lld replaces the run's %d from here on\n",
+            note("--eval-every %lld replaces the run's %d from here on\n",
                     g->eval_every, was < 0 ? 0 : was);
         rs->eval_every = e;
     }
@@ -571,7 +590,7 @@ static int settle_data(run *r)
         return 0;
     }
     if (r->resumed && r->rs.data[0] && strcmp(train_dir, r->rs.data))
-        fprintf(stderr, "niti: note: reading %s from %s (%s); the run used %s\n", r->rs.dataset,
+        note("reading %s from %s (%s); the run used %s\n", r->rs.dataset,
                 train_dir, r->data_from, r->rs.data);
     snprintf(r->rs.data, sizeof r->rs.data, "%s", train_dir);
     return 1;
@@ -745,7 +764,7 @@ static niti_status evaluate(loop *L, int64_t *correct, int64_t *total, double *l
 static int save_ckpt(loop *L, const niti_run_state *rs, int quiet)
 {
     const char *path = L->r->rs.save;
-    if (!path[0]) return 1;
+    if (!path[0] || !is_root()) return 1;
     niti_status s = L->fnet ? niti_f32_checkpoint_save(L->fnet, rs, path)
                             : niti_checkpoint_save(L->net, rs, path);
     if (s != NITI_OK) {
@@ -800,6 +819,117 @@ static void log_start(loop *L)
     fflush(L->logf);
 }
 
+/* ---- several processes: the same run everywhere ---- */
+
+/* FNV-1a over 64-bit words (and the tail bytes): fast enough for a whole dataset at start-up. */
+static uint64_t fnv_words(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        h = (h ^ w) * UINT64_C(0x100000001b3);
+    }
+    for (; i < n; i++) h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
+static uint64_t fnv_str(uint64_t h, const char *s) { return fnv_words(h, s, strlen(s) + 1); }
+static uint64_t fnv_int(uint64_t h, long long v) { return fnv_words(h, &v, sizeof v); }
+
+static uint64_t fnv_dataset(uint64_t h, const niti_dataset *d)
+{
+    h = fnv_int(h, d->id), h = fnv_int(h, d->n), h = fnv_int(h, d->h), h = fnv_int(h, d->w);
+    h = fnv_int(h, d->c), h = fnv_int(h, d->classes);
+    h = fnv_words(h, d->pixels, (size_t)d->n * d->h * d->w * d->c);
+    return fnv_words(h, d->labels, (size_t)d->n);
+}
+
+/* Every process must train the same run: the ranks compare hashes of (0) the model spec and
+ * every setting that enters the arithmetic or the data order, with the position in the run,
+ * (1) the training and test sets as loaded, (2) the starting weights. A rank that differs from
+ * rank 0 says so (and rank 0 names every such rank); the job then ends. */
+static int same_run_everywhere(loop *L)
+{
+    const run *r = L->r;
+    const niti_run_state *rs = &r->rs;
+    uint64_t h[3], init = UINT64_C(0xcbf29ce484222325);
+    h[0] = fnv_str(init, r->model->canonical);
+    h[0] = fnv_str(h[0], rs->precision), h[0] = fnv_str(h[0], rs->mu);
+    long long v[] = {rs->cfg.rule, rs->cfg.act_round, rs->cfg.err_round, (long long)rs->cfg.seed,
+                     rs->cfg.weight_decay, rs->cfg.master16, rs->batch, rs->epochs,
+                     rs->train_limit, rs->test_limit, rs->eval_every, r->max_steps, rs->epoch,
+                     rs->step, rs->batch_pos, L->ntrain, L->steps_per_epoch};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) h[0] = fnv_int(h[0], v[i]);
+    h[1] = fnv_dataset(fnv_dataset(fnv_str(init, rs->dataset), &L->train), &L->test);
+    h[2] = init;
+    for (int l = 0; l < r->model->n_layers; l++) {
+        if (!niti_layer_has_weights(&r->model->layers[l])) continue;
+        size_t n = (size_t)niti_layer_params(&r->model->layers[l]);
+        int8_t *w = malloc(n);
+        int16_t *m = rs->cfg.master16 ? malloc(n * 2) : NULL;
+        int e = 0;
+        niti_status st = w && (m || !rs->cfg.master16) ? niti_net_get_weights(L->net, l, w, &e)
+                                                        : NITI_ERR_NOMEM;
+        if (st == NITI_OK && m) st = niti_net_get_master(L->net, l, m);
+        if (st == NITI_OK) {
+            h[2] = fnv_int(fnv_words(h[2], w, n), e);
+            if (m) h[2] = fnv_words(h[2], m, n * 2);
+        }
+        free(w), free(m);
+        if (st != NITI_OK) {
+            cli_error("reading the weights: %s", niti_last_error());
+            return 0;
+        }
+    }
+    int R = world->size;
+    uint64_t *all = malloc(sizeof *all * 3 * (size_t)R);
+    if (!all || niti_dist_allgather_u64(h, 3, all) != 0) {
+        cli_error("comparing the processes' runs: %s", all ? niti_last_error() : "out of memory");
+        free(all);
+        return 0;
+    }
+    static const char *const what[3] = {
+        "model or options (--model, --batch, --seed, --mu, --rule, limits, the checkpoint's "
+        "position)", "dataset (the files under --data)", "starting weights (--resume / --init "
+        "checkpoint)"};
+    /* every rank knows the verdict; rank 0 names each difference, and no rank ends the job
+     * before it has (the barrier) */
+    int ok = 1;
+    for (int q = 1; q < R; q++)
+        for (int k = 0; k < 3; k++) {
+            if (all[3 * q + k] == all[k]) continue;
+            ok = 0;
+            if (is_root())
+                cli_error("rank %d's %s differ%s from rank 0's (hash %016llx, rank 0: %016llx): "
+                          "every process must train the same run", q, what[k],
+                          k == 1 ? "s" : "", (unsigned long long)all[3 * q + k],
+                          (unsigned long long)all[k]);
+        }
+    free(all);
+    if (!ok) niti_dist_barrier();
+    return ok;
+}
+
+/* Under mpirun: the time of a training step (after the first), split into the collectives
+ * (their calls, waiting for the slowest process included) and the rest (compute, transfers to
+ * and from the device, batch assembly), with the bytes each process gives to the collectives. */
+typedef struct step_times {
+    long steps;
+    double seconds;
+    niti_comm_stats comm;
+} step_times;
+
+static void print_step_times(const step_times *t)
+{
+    double n = (double)t->steps;
+    fprintf(stderr, "niti: %d process%s: %ld steps timed (after the first): %.1f ms per step = "
+                    "%.1f ms compute + %.1f ms communication (%.0f collectives, %.0f bytes sent "
+                    "per step by each process)\n", world->size, world->size == 1 ? "" : "es",
+            t->steps, 1e3 * t->seconds / n, 1e3 * (t->seconds - t->comm.seconds) / n,
+            1e3 * t->comm.seconds / n, (double)t->comm.calls / n, (double)t->comm.bytes / n);
+}
+
 static int run_loop(loop *L)
 {
     run *r = L->r;
@@ -828,6 +958,13 @@ static int run_loop(loop *L)
     double last_acc = -1;
     int64_t last_correct = 0, last_total = 0;
     int augment = r->did == NITI_DATA_CIFAR10;
+    /* Several processes stop together: whether any was interrupted is agreed before each step
+     * (stop); one process reads the flag itself. */
+    int R = world->size, stop = 0;
+#define STOPPING() (R > 1 ? stop : interrupted)
+    /* time per step after the first (kernels compiled, caches warm), and the collectives' share */
+    step_times times = {0, 0, {0, 0, 0}};
+    int warm = 0;
     rc = 0;
     for (; rs->epoch < rs->epochs; rs->epoch++, rs->batch_pos = 0) {
         int mu = r->fp32 ? 0 : niti_mu_at(&r->sched, rs->epoch);
@@ -843,14 +980,40 @@ static int run_loop(loop *L)
         niti_progress prog;
         niti_progress_start(&prog, ep_t0);
         for (; rs->batch_pos < L->steps_per_epoch; rs->batch_pos++) {
-            if (interrupted || (r->max_steps && rs->step >= r->max_steps)) break;
+            if (R > 1) {
+                stop = niti_dist_any(interrupted);
+                if (stop < 0) {
+                    cli_error("epoch %d step %u: %s", rs->epoch + 1, rs->step, niti_last_error());
+                    rc = 1;
+                    goto out_sig;
+                }
+            }
+            if (STOPPING() || (r->max_steps && rs->step >= r->max_steps)) break;
             int start = rs->batch_pos * batch;
             int cnt = L->ntrain - start < batch ? L->ntrain - start : batch;
             for (int i = 0; i < cnt; i++) idx[i] = perm[start + i];
-            niti_make_batch(&L->train, idx, cnt, L->tables, augment, rs->cfg.seed, rs->step, in, lab);
-            double l;
+            /* this process's slice of the batch (all of it in one process); the labels of all */
+            int first = 0, mine = cnt;
+            niti_batch_slice(cnt, world->rank, R, &first, &mine);
+            niti_make_batch_at(&L->train, idx + first, mine, first, L->tables, augment,
+                               rs->cfg.seed, rs->step, in, NULL);
+            for (int i = 0; i < cnt; i++) lab[i] = L->train.labels[idx[i]];
+            double l, t_step = now_s();
             int ok;
-            if (step_batch(L, in, lab, cnt, mu, lr, rs->step, &l, &ok) != NITI_OK) {
+            niti_comm_stats c0 = {0, 0, 0}, c1 = {0, 0, 0};
+            if (L->net) niti_net_comm_stats(L->net, &c0);
+            niti_status st = step_batch(L, in, lab, cnt, mu, lr, rs->step, &l, &ok);
+            if (st == NITI_OK && L->net) {
+                niti_net_comm_stats(L->net, &c1);
+                if (warm++) { /* the first step (kernels, caches) is not timed */
+                    times.steps++;
+                    times.seconds += now_s() - t_step;
+                    times.comm.calls += c1.calls - c0.calls;
+                    times.comm.bytes += c1.bytes - c0.bytes;
+                    times.comm.seconds += c1.seconds - c0.seconds;
+                }
+            }
+            if (st != NITI_OK) {
                 if (tty) fputc('\n', stderr);
                 cli_error("epoch %d step %u: %s", rs->epoch + 1, rs->step, niti_last_error());
                 rc = 1;
@@ -888,7 +1051,7 @@ static int run_loop(loop *L)
             }
         }
         if (tty) fputc('\n', stderr);
-        if (interrupted || rs->batch_pos < L->steps_per_epoch) break;
+        if (STOPPING() || rs->batch_pos < L->steps_per_epoch) break;
         double ep_time = now_s() - ep_t0;
         /* Saturation (share of +-127 outputs) of each conv/linear layer in the epoch's last
          * training batch, read before evaluation overwrites the activations. */
@@ -960,18 +1123,22 @@ static int run_loop(loop *L)
             goto out_sig;
         }
     }
+    if (niti_dist_active() && !quiet && times.steps > 0) print_step_times(&times);
     if (rs->epoch < rs->epochs) { /* interrupted, or stopped by --max-steps */
         char where[96];
+        int by_signal = STOPPING();
         cli_describe_position(rs, where, sizeof where);
-        fprintf(stderr, "%s %s\n", interrupted ? "\ninterrupted" : "stopped", where);
+        if (is_root()) fprintf(stderr, "%s %s\n", by_signal ? "\ninterrupted" : "stopped", where);
         if (L->logf) {
             log_head(L, "stop");
             fprintf(L->logf, ",\"reason\":\"%s\",\"epoch\":%d,\"batch\":%d,\"step\":%u,"
-                             "\"wall_s\":%.3f}\n", interrupted ? "interrupted" : "max-steps",
+                             "\"wall_s\":%.3f}\n", by_signal ? "interrupted" : "max-steps",
                     rs->epoch + 1, rs->batch_pos, rs->step, now_s() - t_start);
             fflush(L->logf);
         }
-        if (rs->save[0]) {
+        if (!is_root()) {
+            /* rank 0 saves and says how to resume */
+        } else if (rs->save[0]) {
             if (!save_ckpt(L, rs, 0)) rc = 1;
             else {
                 char q[2200];
@@ -981,7 +1148,7 @@ static int run_loop(loop *L)
         } else {
             fprintf(stderr, "no checkpoint was saved (no --save), so the run cannot be resumed\n");
         }
-        if (!rc && interrupted) rc = 130;
+        if (!rc && by_signal) rc = 130;
         goto out_sig;
     }
     double wall = now_s() - t_start;
@@ -1048,6 +1215,13 @@ int niti_cmd_train(int argc, char **argv)
         return 2;
     }
 
+    world = niti_dist_world();
+    int R = world->size;
+    if (!is_root()) {
+        /* rank 0 speaks for the run; the others only report their own errors (stderr) */
+        o->quiet = 1;
+        if (!freopen("/dev/null", "w", stdout)) fclose(stdout);
+    }
     int rc = 2;
     niti_backend *be = NULL;
     niti_run_state ck;
@@ -1097,8 +1271,14 @@ int niti_cmd_train(int argc, char **argv)
     snprintf(r.rs.device_spec, sizeof r.rs.device_spec, "%s", dev_spec);
     r.dev = r.rs.device_spec[0] ? r.rs.device_spec : NULL;
 
-    /* 4. what the run needs, before any work */
-    if (!check_applicable(&r) || !check_shapes(&r) || !settle_data(&r) || !settle_files(&r))
+    if (R > 1 && r.fp32) {
+        cli_error("the fp32 baseline trains in one process; run it without mpirun (%d processes "
+                  "were started)", R);
+        goto out;
+    }
+    /* 4. what the run needs, before any work (rank 0 alone writes the checkpoint and log) */
+    if (!check_applicable(&r) || !check_shapes(&r) || !settle_data(&r) ||
+        (is_root() && !settle_files(&r)))
         goto out;
     if (r.resumed && r.rs.batch_pos > 0 && r.rs.train_limit > 0 &&
         (long long)r.rs.batch_pos * r.rs.batch >= r.rs.train_limit) {
@@ -1108,9 +1288,22 @@ int niti_cmd_train(int argc, char **argv)
         goto out;
     }
 
-    /* 5. the work: device, data, network, loop */
+    /* 5. the work: device, data, network, loop. Several processes: each takes the GPU of its
+     * local rank (--device gpu, or the default on a node with GPUs); every process of the job
+     * opens the same CPU device (POCL shares it) or ref. Each network holds a slice. */
+    const char *open_spec = r.dev;
+    char local_spec[32];
+    if (R > 1 && (!r.dev || !strcmp(r.dev, "gpu") || !strcmp(r.dev, "GPU"))) {
+        char name[300];
+        if (r.dev || niti_backend_peek("gpu", name, sizeof name) == NITI_OK) {
+            snprintf(local_spec, sizeof local_spec, "gpu#%d", niti_dist_local_rank());
+            open_spec = local_spec;
+        }
+        niti_clear_error();
+    }
+    int local_batch = (r.rs.batch + R - 1) / R;
     if (!r.fp32) {
-        if (open_backend(r.dev, o->quiet, &be) != NITI_OK) {
+        if (open_backend(open_spec, o->quiet, &be) != NITI_OK) {
             cli_error("%s", niti_last_error());
             goto out;
         }
@@ -1131,12 +1324,13 @@ int niti_cmd_train(int argc, char **argv)
         L.device_name = niti_f32_device_name(L.fnet);
     } else {
         niti_status s;
-        if (r.resumed) s = niti_checkpoint_load(o->resume, be, r.rs.batch, &L.net, NULL);
-        else if (o->init) s = cli_init_from(o->init, be, r.model, r.rs.batch, &r.rs.cfg, &L.net);
+        if (r.resumed) s = niti_checkpoint_load(o->resume, be, local_batch, &L.net, NULL);
+        else if (o->init) s = cli_init_from(o->init, be, r.model, local_batch, &r.rs.cfg, &L.net);
         else {
-            s = niti_net_create(be, r.model, r.rs.batch, &r.rs.cfg, &L.net);
+            s = niti_net_create(be, r.model, local_batch, &r.rs.cfg, &L.net);
             if (s == NITI_OK) s = niti_net_init_xavier(L.net, r.rs.cfg.seed);
         }
+        if (s == NITI_OK && R > 1) s = niti_net_set_comm(L.net, world, r.rs.batch);
         if (s != NITI_OK) {
             cli_error("%s", niti_last_error());
             goto out;
@@ -1159,7 +1353,11 @@ int niti_cmd_train(int argc, char **argv)
                   "(different --train-limit or dataset?)", r.rs.batch_pos, L.steps_per_epoch);
         goto out;
     }
-    if (r.rs.log[0]) {
+    if (R > 1 && !same_run_everywhere(&L)) {
+        rc = 1;
+        goto out;
+    }
+    if (r.rs.log[0] && is_root()) {
         L.logf = fopen(r.rs.log, "a");
         if (!L.logf) {
             cli_error("cannot open the log file %s: %s", r.rs.log, strerror(errno));
@@ -1171,6 +1369,7 @@ int niti_cmd_train(int argc, char **argv)
                 r.resumed ? "resuming" : "training", r.model->name ? r.model->name : "custom",
                 r.rs.dataset, L.train.source, L.ntrain, r.rs.batch, r.rs.precision,
                 L.device_name, r.rs.epoch + 1, r.rs.epochs);
+        if (R > 1) fprintf(stderr, ", %d processes (slices of %d)", R, local_batch);
         if (!r.fp32) fprintf(stderr, ", mu %s", r.rs.mu);
         else fprintf(stderr, ", lr %g", (double)fp32_lr(&r, r.rs.epoch));
         if (r.resumed) fprintf(stderr, ", from step %u", r.rs.step);

@@ -2,8 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "dist/dist.h"
 #include "niti.h"
 
 typedef struct {
@@ -35,14 +37,22 @@ static void usage(FILE *f)
                "devices --help).\n");
 }
 
+/* Under mpirun with several processes, errors name their rank. */
+static int error_rank = -1;
+
 void cli_error(const char *fmt, ...)
 {
+    /* one write, so that the lines of several processes do not interleave */
+    char msg[8192];
+    int off = error_rank >= 0 ? snprintf(msg, sizeof msg, "niti: rank %d: error: ", error_rank)
+                              : snprintf(msg, sizeof msg, "niti: error: ");
     va_list ap;
     va_start(ap, fmt);
-    fputs("niti: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg + off, sizeof msg - (size_t)off - 1, fmt, ap);
     va_end(ap);
+    size_t len = strlen(msg);
+    msg[len] = '\n';
+    fwrite(msg, 1, len + 1, stderr);
 }
 
 const char *cli_device_spec(const char *opt)
@@ -52,7 +62,34 @@ const char *cli_device_spec(const char *opt)
     return env && *env ? env : NULL;
 }
 
+static int run_command(int argc, char **argv);
+
+/* Under mpirun (a build with -DNITI_MPI=ON) every process runs the command; with several, only
+ * niti train is distributed, and a process that fails ends them all (MPI_Abort after its message,
+ * "niti: rank K: error: ..."), so that no rank waits forever for one that has gone. */
 int main(int argc, char **argv)
+{
+    if (niti_dist_init(&argc, &argv) != 0) return 1;
+    niti_comm *world = niti_dist_world();
+    if (world->size > 1) {
+        error_rank = world->rank;
+        if (argc >= 2 && strcmp(argv[1], "train")) {
+            if (world->rank == 0) /* every rank knows; rank 0 says it */
+                cli_error("under mpirun only 'niti train' runs on several processes (%d were "
+                          "started); run 'niti %s' in one process", world->size, argv[1]);
+            niti_dist_barrier();
+            if (world->rank) sleep(10); /* rank 0's abort ends them (one abort, one message) */
+            niti_dist_abort(2);
+        }
+    }
+    int rc = run_command(argc, argv);
+    fflush(stdout);
+    if (world->size > 1 && rc != 0 && rc != 130) niti_dist_abort(rc);
+    niti_dist_finalize();
+    return rc;
+}
+
+static int run_command(int argc, char **argv)
 {
     if (argc < 2) {
         /* `niti` alone trains the default network, as `niti train` does. */

@@ -377,9 +377,28 @@ niti_status niti_cl_select(const char *spec, niti_cl_device_info *out)
                          l.err == CL_PLATFORM_NOT_FOUND_KHR ? " (CL_PLATFORM_NOT_FOUND_KHR)" : "");
     }
     int pick = -1;
-    int p = -1, d = -1;
-    char tail = 0;
-    if (!spec || !*spec) {
+    int p = -1, d = -1, nth = -1;
+    char tail = 0, kind[4] = "";
+    if (spec && sscanf(spec, "%3[cpugCPUG]#%d%c", kind, &nth, &tail) == 2 && nth >= 0 &&
+        (!strcmp(kind, "cpu") || !strcmp(kind, "gpu") || !strcmp(kind, "CPU") ||
+         !strcmp(kind, "GPU"))) {
+        /* "gpu#K": the K-th usable GPU (K from 0), e.g. a process's local rank */
+        cl_device_type want = tolower((unsigned char)kind[0]) == 'g' ? CL_DEVICE_TYPE_GPU
+                                                                     : CL_DEVICE_TYPE_CPU;
+        int seen = 0;
+        for (int i = 0; i < l.n && pick < 0; i++)
+            if ((l.v[i].type & want) && usable(&l.v[i]) && seen++ == nth) pick = i;
+        if (pick < 0) {
+            char msg[4096];
+            snprintf(msg, sizeof msg, "device \"%s\" is the %s %s number %d (counting from 0), "
+                     "but there %s only %d usable; devices: ", spec, "OpenCL",
+                     want == CL_DEVICE_TYPE_GPU ? "GPU" : "CPU", nth, seen == 1 ? "is" : "are",
+                     seen);
+            append_list(msg, sizeof msg, &l);
+            list_free(&l);
+            return niti_fail(NITI_ERR_UNSUPPORTED, "%s", msg);
+        }
+    } else if (!spec || !*spec) {
         for (int pass = 0; pass < 3 && pick < 0; pass++)
             for (int i = 0; i < l.n && pick < 0; i++) {
                 cl_device_type want = pass == 0   ? CL_DEVICE_TYPE_GPU
