@@ -6,7 +6,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config zlib1g-dev libcjson-dev libcairo2-dev poppler-utils
       ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo libclblast-dev
       dataset-fashion-mnist clang libclang-rt-dev
-      python3-numpy python3-pytest python3-venv python3-setuptools python3-wheel)
+      python3-numpy python3-pytest python3-venv python3-setuptools python3-wheel
+      libopenmpi-dev openmpi-bin)
 
 [ "${NITI_NO_INSTALL:-0}" = 1 ] && exit 0
 missing=()

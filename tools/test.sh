@@ -9,7 +9,11 @@ bash tools/deps.sh
 
 build=${BUILD_DIR:-build}
 jobs=$(nproc 2>/dev/null || echo 2)
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE:-RelWithDebInfo} ${CMAKE_ARGS:-}
+# With MPI (tools/deps.sh installs Open MPI) niti is built for data-parallel training too, and
+# the mpi_* tests run mpirun (README "Scaling out"); CMAKE_ARGS=-DNITI_MPI=OFF builds without.
+mpi_arg=""
+if command -v mpicc > /dev/null && command -v mpirun > /dev/null; then mpi_arg=-DNITI_MPI=ON; fi
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE:-RelWithDebInfo} $mpi_arg ${CMAKE_ARGS:-}
 cmake --build "$build" -j "$jobs"
 # POCL's kernel cache lives in the build tree so repeated test processes reuse compiled kernels.
 export POCL_CACHE_DIR="$PWD/$build/pocl-cache"
