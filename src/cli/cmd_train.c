@@ -916,18 +916,27 @@ static int same_run_everywhere(loop *L)
  * and from the device, batch assembly), with the bytes each process gives to the collectives. */
 typedef struct step_times {
     long steps;
-    double seconds;
+    double seconds, cpu_seconds;
     niti_comm_stats comm;
 } step_times;
+
+/* CPU time of this process (all its threads: the host and POCL's workers) */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static void print_step_times(const step_times *t)
 {
     double n = (double)t->steps;
     fprintf(stderr, "niti: %d process%s: %ld steps timed (after the first): %.1f ms per step = "
                     "%.1f ms compute + %.1f ms communication (%.0f collectives, %.0f bytes sent "
-                    "per step by each process)\n", world->size, world->size == 1 ? "" : "es",
-            t->steps, 1e3 * t->seconds / n, 1e3 * (t->seconds - t->comm.seconds) / n,
-            1e3 * t->comm.seconds / n, (double)t->comm.calls / n, (double)t->comm.bytes / n);
+                    "per step by each process); CPU time %.1f ms per step and process\n",
+            world->size, world->size == 1 ? "" : "es", t->steps, 1e3 * t->seconds / n,
+            1e3 * (t->seconds - t->comm.seconds) / n, 1e3 * t->comm.seconds / n,
+            (double)t->comm.calls / n, (double)t->comm.bytes / n, 1e3 * t->cpu_seconds / n);
 }
 
 static int run_loop(loop *L)
@@ -963,7 +972,7 @@ static int run_loop(loop *L)
     int R = world->size, stop = 0;
 #define STOPPING() (R > 1 ? stop : interrupted)
     /* time per step after the first (kernels compiled, caches warm), and the collectives' share */
-    step_times times = {0, 0, {0, 0, 0}};
+    step_times times = {0, 0, 0, {0, 0, 0}};
     int warm = 0;
     rc = 0;
     for (; rs->epoch < rs->epochs; rs->epoch++, rs->batch_pos = 0) {
@@ -998,7 +1007,7 @@ static int run_loop(loop *L)
             niti_make_batch_at(&L->train, idx + first, mine, first, L->tables, augment,
                                rs->cfg.seed, rs->step, in, NULL);
             for (int i = 0; i < cnt; i++) lab[i] = L->train.labels[idx[i]];
-            double l, t_step = now_s();
+            double l, t_step = now_s(), c_step = cpu_s();
             int ok;
             niti_comm_stats c0 = {0, 0, 0}, c1 = {0, 0, 0};
             if (L->net) niti_net_comm_stats(L->net, &c0);
@@ -1008,6 +1017,7 @@ static int run_loop(loop *L)
                 if (warm++) { /* the first step (kernels, caches) is not timed */
                     times.steps++;
                     times.seconds += now_s() - t_step;
+                    times.cpu_seconds += cpu_s() - c_step;
                     times.comm.calls += c1.calls - c0.calls;
                     times.comm.bytes += c1.bytes - c0.bytes;
                     times.comm.seconds += c1.seconds - c0.seconds;
