@@ -1,12 +1,12 @@
 # Data-parallel training over MPI (README "Scaling out"): mpirun -np 2 and -np 3 against one
 # process, byte for byte, on ref and on POCL (one POCL thread per rank); resume across process
-# counts; faults (a killed rank, different options, a device that does not open). Built only
-# with -DNITI_MPI=ON; otherwise each test is skipped with a message saying so.
+# counts; faults (a killed rank, different options, a device or data that does not open, other
+# data). Built only with -DNITI_MPI=ON; otherwise each test is skipped with a message saying so.
 set(NITI_MPI_TESTS
   mpi_lenet_ref_np2 mpi_lenet_ref_np3 mpi_lenet_cpu_np2 mpi_lenet_cpu_np3
   mpi_niti20_master_cpu_np3 mpi_niti20_master_ref_np2 mpi_cifar_small_cpu_np3
   mpi_vgg_small_7_cpu_np3 mpi_resume_across_np mpi_kill_rank mpi_options_mismatch
-  mpi_bad_device)
+  mpi_bad_device mpi_bad_data)
 set(mpi_script ${CMAKE_CURRENT_SOURCE_DIR}/scripts/mpi_train.sh)
 set(mpi_why "")
 if(NOT NITI_MPI)
@@ -60,3 +60,4 @@ niti_mpi_test(mpi_resume_across_np resume cpu)
 niti_mpi_test(mpi_kill_rank kill cpu)
 niti_mpi_test(mpi_options_mismatch mismatch)
 niti_mpi_test(mpi_bad_device baddevice)
+niti_mpi_test(mpi_bad_data baddata)

@@ -9,6 +9,7 @@
 #                     the last checkpoint is intact
 #   mismatch          ranks started with different options stop with an error naming the rank
 #   baddevice         a rank whose device does not open stops the job, naming the rank
+#   baddata           a rank without its data folder, or with other data, stops the job
 # Every process runs one POCL thread (the machine's cores are shared by the ranks).
 set -euo pipefail
 mode=$1 niti=$2 mpiexec=$3 data=$4 work=$5
@@ -106,6 +107,34 @@ baddevice)
   [ $rc != 0 ] && [ $rc != 124 ] || fail "exit $rc: $(cat bd.out)"
   grep -q "niti: rank 1: error: .*no-such-device" bd.out || fail "no message naming rank 1: $(cat bd.out)"
   echo "ok: a rank without its device ends the job ($(grep -m1 'rank 1: error' bd.out | cut -c1-100)...)"
+  ;;
+baddata)
+  # rank 1 without its data folder: an error naming rank 1
+  args=("${lenet[@]}" --device ref)
+  set +e
+  timeout 60 "$mpiexec" --oversubscribe -np 1 "$niti" "${args[@]}" : \
+      -np 1 "$niti" "${args[@]}" --data "$work/no-such-folder" > nd.out 2>&1
+  rc=$?
+  set -e
+  [ $rc != 0 ] && [ $rc != 124 ] || fail "exit $rc: $(cat nd.out)"
+  grep -q "niti: rank 1: error: .*no-such-folder" nd.out || fail "no message naming rank 1: $(cat nd.out)"
+  # rank 1 with a copy of MNIST whose first training label differs: the start-up check
+  mkdir -p other/mnist
+  cp "$data"/mnist/t10k-* "$data"/mnist/train-images-idx3-ubyte.gz other/mnist/
+  python3 - "$data/mnist/train-labels-idx1-ubyte.gz" other/mnist/train-labels-idx1-ubyte.gz <<'PY'
+import gzip, sys
+b = bytearray(gzip.open(sys.argv[1]).read())
+b[8] = (b[8] + 1) % 10
+gzip.open(sys.argv[2], "wb").write(bytes(b))
+PY
+  set +e
+  timeout 60 "$mpiexec" --oversubscribe -np 1 "$niti" "${args[@]}" : \
+      -np 1 "$niti" "${args[@]}" --data "$work/other" > dd.out 2>&1
+  rc=$?
+  set -e
+  [ $rc != 0 ] && [ $rc != 124 ] || fail "exit $rc: $(cat dd.out)"
+  grep -q "rank 1's dataset .* differs from rank 0's" dd.out || fail "no clear message: $(cat dd.out)"
+  echo "ok: a rank without its data, and a rank with other data, stop the job"
   ;;
 *)
   fail "unknown mode $mode"
