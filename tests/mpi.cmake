@@ -6,7 +6,7 @@ set(NITI_MPI_TESTS
   mpi_lenet_ref_np2 mpi_lenet_ref_np3 mpi_lenet_cpu_np2 mpi_lenet_cpu_np3
   mpi_niti20_master_cpu_np3 mpi_niti20_master_ref_np2 mpi_cifar_small_cpu_np3
   mpi_vgg_small_7_cpu_np3 mpi_resume_across_np mpi_kill_rank mpi_options_mismatch
-  mpi_bad_device mpi_bad_data)
+  mpi_bad_device mpi_bad_data mpi_every_step)
 set(mpi_script ${CMAKE_CURRENT_SOURCE_DIR}/scripts/mpi_train.sh)
 set(mpi_why "")
 if(NOT NITI_MPI)
@@ -56,6 +56,7 @@ niti_mpi_test(mpi_cifar_small_cpu_np3 same 3 train --model ${CMAKE_CURRENT_SOURC
 niti_mpi_test(mpi_vgg_small_7_cpu_np3 same 3 train --model vgg-small-7 --dataset cifar10
               --data ${NITI_DATA_DIR} --train-limit 40 --test-limit 10 --batch 20 --epochs 1
               --quiet --run-id mpi-test --device cpu)
+niti_mpi_test(mpi_every_step everystep cpu)
 niti_mpi_test(mpi_resume_across_np resume cpu)
 niti_mpi_test(mpi_kill_rank kill cpu)
 niti_mpi_test(mpi_options_mismatch mismatch)

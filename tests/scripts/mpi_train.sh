@@ -4,6 +4,7 @@
 # MODE:
 #   same NP ARGS...   NP processes and one process train with ARGS (plus --save); the saved
 #                     weights must be byte for byte the same (and a different seed must not be)
+#   everystep         the weights after each of the first 6 steps, 3 processes against one
 #   resume            a run split over 2, then 3 processes, then one, equals one process's
 #   kill              a rank killed with SIGKILL ends the job, non-zero, within a time limit, and
 #                     the last checkpoint is intact
@@ -51,6 +52,17 @@ resume)
   "$niti" train --resume "$work/split.st" --quiet > /dev/null 2>&1
   same full.st split.st || fail "a run resumed over 2 -> 3 -> 1 processes differs"
   echo "ok: resumed across 2, 3 and 1 processes"
+  ;;
+everystep)
+  # the weights after each step 1..6 of an epoch (the last batch is short), 3 processes vs one
+  dev=$1
+  for k in 1 2 3 4 5 6; do
+    "$niti" "${lenet[@]}" --mu 3 --device "$dev" --max-steps $k --save "$work/one$k.st" > /dev/null 2>&1
+    mpi -np 3 "$niti" "${lenet[@]}" --mu 3 --device "$dev" --max-steps $k --save "$work/many$k.st" \
+        > /dev/null 2>&1
+    same "one$k.st" "many$k.st" || fail "the weights differ after step $k"
+  done
+  echo "ok: the same weights after every step"
   ;;
 kill)
   dev=$1
