@@ -7,9 +7,12 @@
 # NVPTX compiler and by ptxas for the given architectures; it does not run anything (the OpenCL
 # compiler of NVIDIA's driver is another front end, and no result is checked).
 #   tools/ptx_check.sh [OUTDIR]        # default: a temporary folder
-# Needs clang-N, llvm-link-N, opt-N and llc-N of one LLVM version N with libclc's
-# nvptx64--nvidiacl.bc (Debian: clang-15 llvm-15 libclc-15), and ptxas (a CUDA toolkit, on PATH
-# or in /usr/local/cuda/bin). Exit 77 when something is missing (CTest: skipped).
+# Needs clang-N, llvm-link-N, opt-N and llc-N of one LLVM version N that can read libclc's
+# nvptx64--nvidiacl.bc, i.e. the version libclc was built with or a newer one (Debian: libclc-15
+# with clang-15 llvm-15; an older llvm-link, such as 14 for a libclc of LLVM 15, cannot read it),
+# and ptxas (a CUDA toolkit, on PATH or in /usr/local/cuda/bin). Exit 77 when something is missing
+# (CTest: skipped), with the reason.
+# NITI_PTX_LLVM: the LLVM versions to try, newest first (default "19 18 17 16 15 14").
 # NITI_PTX_ARCHS: the ptxas architectures (default "sm_61 sm_75 sm_80 sm_90"; those this ptxas
 # does not know, such as sm_61 in CUDA 13, are reported and left out; at least one must remain).
 set -euo pipefail
@@ -19,17 +22,26 @@ skip() { echo "ptx_check: skipped: $*"; exit 77; }
 PTXAS=$(command -v ptxas || true)
 [ -z "$PTXAS" ] && [ -x /usr/local/cuda/bin/ptxas ] && PTXAS=/usr/local/cuda/bin/ptxas
 [ -n "$PTXAS" ] || skip "no ptxas (CUDA toolkit) on PATH or in /usr/local/cuda/bin"
-CLC=""
+clcs=""
 for d in /usr/lib/clc /usr/share/clc /usr/lib/llvm-*/lib/clc; do
-  [ -f "$d/nvptx64--nvidiacl.bc" ] && CLC="$d/nvptx64--nvidiacl.bc" && break
+  [ -f "$d/nvptx64--nvidiacl.bc" ] && clcs="$clcs $d/nvptx64--nvidiacl.bc"
 done
-[ -n "$CLC" ] || skip "no libclc nvptx64--nvidiacl.bc (Debian: apt-get install libclc-15)"
-V=""
-for n in 19 18 17 16 15 14; do
-  if command -v clang-$n >/dev/null && command -v llvm-link-$n >/dev/null &&
-     command -v opt-$n >/dev/null && command -v llc-$n >/dev/null; then V=$n; break; fi
+[ -n "$clcs" ] || skip "no libclc nvptx64--nvidiacl.bc (Debian: apt-get install libclc-15)"
+# The LLVM that built each libclc (its llvm.ident, e.g. "clang version 15.0.6"), for the messages.
+clc_llvm() { grep -a -o -m1 'clang version [0-9][0-9.]*' "$1" | head -1 | sed 's/clang version //'; }
+# The newest LLVM version with all four tools whose llvm-link reads a libclc: bitcode is read by
+# its own LLVM version and newer ones only, so tools older than libclc's LLVM are never used.
+V="" CLC="" why=""
+for n in ${NITI_PTX_LLVM:-19 18 17 16 15 14}; do
+  missing=""
+  for t in clang llvm-link opt llc; do command -v $t-$n >/dev/null || missing="$missing $t-$n"; done
+  if [ -n "$missing" ]; then why="$why; LLVM $n: no$missing"; continue; fi
+  for c in $clcs; do
+    if llvm-link-$n "$c" -o /dev/null 2>/dev/null; then V=$n CLC=$c; break 2; fi
+    why="$why; LLVM $n cannot read $c (built by LLVM $(clc_llvm "$c"))"
+  done
 done
-[ -n "$V" ] || skip "no clang-N, llvm-link-N, opt-N and llc-N of one LLVM version"
+[ -n "$V" ] || skip "no LLVM toolchain matches libclc${why} (install clang-N, llvm-N for the LLVM N of libclc; Debian: clang-15 llvm-15 libclc-15)"
 
 out=${1:-}
 if [ -z "$out" ]; then out=$(mktemp -d); trap 'rm -rf "$out"' EXIT; fi
@@ -51,7 +63,7 @@ for a in ${NITI_PTX_ARCHS:-sm_61 sm_75 sm_80 sm_90}; do
   fi
 done
 [ -n "$archs" ] || skip "this ptxas knows none of the architectures"
-echo "ptx_check: LLVM $V, $CLC, $("$PTXAS" --version | tail -1)"
+echo "ptx_check: LLVM $V, $CLC (built by LLVM $(clc_llvm "$CLC")), $("$PTXAS" --version | tail -1)"
 
 # the tile configurations that ocl_build_tiles (src/backends/opencl/gemm_tiled.c) tries, read
 # from its table so the two cannot drift apart: one "TM TN TK RM RN" per line
