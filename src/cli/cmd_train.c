@@ -13,6 +13,7 @@
  * The checkpoint keeps the run's --save, --log, data folder, limits and run id, so that
  * `niti train --resume CKPT` alone continues the run where, and as, it stopped. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1230,7 +1231,12 @@ int niti_cmd_train(int argc, char **argv)
     if (!is_root()) {
         /* rank 0 speaks for the run; the others only report their own errors (stderr) */
         o->quiet = 1;
-        if (!freopen("/dev/null", "w", stdout)) fclose(stdout);
+        int null_fd = open("/dev/null", O_WRONLY);
+        if (null_fd >= 0) {
+            fflush(stdout);
+            dup2(null_fd, STDOUT_FILENO);
+            close(null_fd);
+        }
     }
     int rc = 2;
     niti_backend *be = NULL;
