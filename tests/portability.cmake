@@ -43,7 +43,8 @@ foreach(path tiled dp4a khr-dot)
 endforeach()
 add_test(NAME rusticl_cl_ops
          COMMAND sh ${NITI_PORT_SH}/port_rusticl.sh ${N} status -- $<TARGET_FILE:test_cl_ops>)
-set_tests_properties(rusticl_cl_ops PROPERTIES ENVIRONMENT "${NITI_RUSTICL_ENV};NITI_GEMM=tiled"
+set_tests_properties(rusticl_cl_ops PROPERTIES
+                     ENVIRONMENT "${NITI_RUSTICL_ENV};NITI_GEMM=tiled;NITI_TEST_QUICK=1"
                      SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS "portability;rusticl;cl")
 add_test(NAME rusticl_cl_ops_dp4a
          COMMAND sh ${NITI_PORT_SH}/port_rusticl.sh ${N} status -- $<TARGET_FILE:test_cl_ops>)
