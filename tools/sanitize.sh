@@ -41,6 +41,8 @@ leak:libLLVM
 leak:libclang-cpp
 leak:libhwloc
 leak:libfontconfig
+leak:libRusticlOpenCL
+leak:liboclgrind
 SUPP
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/$build/lsan.supp:print_suppressions=0}
