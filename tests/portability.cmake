@@ -72,6 +72,7 @@ set(NITI_OCLGRIND_RUN sh ${NITI_PORT_SH}/port_oclgrind.sh $<TARGET_FILE:niti_ocl
 # int64 with both rules and roundings, update plain / decay / master, loss on both sides of its
 # branch) and by the cross-backend run below (reductions over several work-groups, pool, dropout).
 # dp4a and khr-dot differ from tiled only in the GEMM kernels' dot product: conv and linear.
+# (The whole golden suite on tiled under the same checks: 46 passed, no report, 17 minutes.)
 set(NITI_OCLGRIND_CASES_tiled conv_07_k3p1_tiny linear_05_n1_f5_small_niti20
     linear_03_n1_f13_psr_round loss_02_em7_c10 loss_06_e3_c10 pool_02_n1_8x8x3 relu_01_n7_5x5x3
     round_01_edges)
