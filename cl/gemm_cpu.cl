@@ -23,6 +23,32 @@
 #define NITI_PACK_WG __attribute__((reqd_work_group_size(1, 1, 1)))
 #endif
 
+/* ---------------------------------------------------------------- long-loop probe */
+/* The CPU paths' kernels run loops of thousands of iterations in one work-item, with small
+ * private arrays indexed by loop variables (the transposes' staging rows, the micro-kernels'
+ * pointers and accumulators). Mesa rusticl 22.3 on llvmpipe loses such a work-item after a few
+ * hundred iterations: its stores stop, silently (each iteration seems to take stack that is never
+ * given back). The backend runs this probe before it uses a CPU path: n iterations over a private
+ * array written and read at computed indices, every iteration's hash stored; the host compares
+ * them all with its own (probe.c, loop_probe_ok). */
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void niti_loop_probe(
+    __global const uint *seed, __global uint *out, int n)
+{
+    uint t[64];
+    uint h = seed[0];
+    for (int it = 0; it < n; it++) {
+        for (int i = 0; i < 64; i++) t[(i * 7 + it) & 63] = h + (uint)(i * it);
+        h ^= t[(h + (uint)it) & 63u];
+        h = h * 1664525u + 1013904223u;
+#ifdef NITI_TEST_LOSE_LOOPS
+        /* Tests only (-DNITI_TEST_LOSE_LOOPS through NITI_CL_EXTRA_OPTIONS): what such a driver
+         * does, so that the probe is seen to refuse the CPU paths. */
+        if (it >= 993) return;
+#endif
+        out[it] = h;
+    }
+}
+
 /* ---------------------------------------------------------------- packing */
 
 NITI_GI void niti_pack_row(__global const uchar *X, __global uchar *out, int Hin, int Win,

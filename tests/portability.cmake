@@ -5,8 +5,10 @@
 #              found by its "rusticl: llvmpipe" line in niti devices and addressed by its P:D:
 #              the golden suite on tiled and on dp4a / khr-dot in emulation, the op tests and the
 #              cross-backend LeNet MNIST identity against ref (on tiled). Skipped (77) only where
-#              rusticl is not installed. (rusticl's auto path is portable, whose kernels,
-#              gemm_cpu.cl / cpu_ops.cl, are not covered here.)
+#              rusticl is not installed. Its auto path: vnni does not build there, and portable
+#              is refused by the long-loop probe (probe.c), so tiled; rusticl_*_auto runs it and
+#              rusticl_portable_refused_or_conformance checks the refusal (or, on a rusticl
+#              that passes the probes, the golden suite on portable).
 #  oclgrind_*  the Oclgrind simulator with --data-races --uninitialized --check-api: any report
 #              fails the test. Oclgrind interprets every work-item, so a subset of the golden
 #              cases (below) on tiled, dp4a and khr-dot (emulated), and a 2-step cross-backend run
@@ -41,6 +43,15 @@ foreach(path tiled dp4a khr-dot)
   set_tests_properties(rusticl_conformance_${path} PROPERTIES ENVIRONMENT "${env}"
                        SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS "portability;rusticl;cl")
 endforeach()
+# The CPU paths (gemm_cpu.cl) on rusticl: vnni does not build there and this rusticl fails the
+# long-loop probe, so portable is refused with its reason (a rusticl that passes the probes must
+# pass the golden suite on it); auto mode goes on to tiled, where the LeNet identity must hold.
+add_test(NAME rusticl_portable_refused_or_conformance
+         COMMAND sh ${NITI_PORT_SH}/port_rusticl.sh ${N} refused_or_conformance --
+                 ${N} conformance --device @DEV@ ${NITI_GOLDEN_DIR})
+set_tests_properties(rusticl_portable_refused_or_conformance PROPERTIES
+                     ENVIRONMENT "${NITI_RUSTICL_ENV};NITI_GEMM=portable"
+                     SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS "portability;rusticl;cl")
 add_test(NAME rusticl_cl_ops
          COMMAND sh ${NITI_PORT_SH}/port_rusticl.sh ${N} status -- $<TARGET_FILE:test_cl_ops>)
 set_tests_properties(rusticl_cl_ops PROPERTIES
@@ -57,6 +68,12 @@ if(EXISTS ${NITI_DATA_DIR}/mnist)
                    $<TARGET_FILE:test_cross_backend> @DEV@ mnist ${NITI_DATA_DIR} 20 64 niti21 - lenet)
   set_tests_properties(rusticl_cross_backend_lenet_mnist PROPERTIES
                        ENVIRONMENT "${NITI_RUSTICL_ENV};NITI_GEMM=tiled"
+                       SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS "portability;rusticl;cl")
+  add_test(NAME rusticl_cross_backend_lenet_mnist_auto
+           COMMAND sh ${NITI_PORT_SH}/port_rusticl.sh ${N} status --
+                   $<TARGET_FILE:test_cross_backend> @DEV@ mnist ${NITI_DATA_DIR} 20 64 niti21 - lenet)
+  set_tests_properties(rusticl_cross_backend_lenet_mnist_auto PROPERTIES
+                       ENVIRONMENT "${NITI_RUSTICL_ENV};NITI_GEMM=auto"
                        SKIP_RETURN_CODE 77 TIMEOUT 900 LABELS "portability;rusticl;cl")
 endif()
 

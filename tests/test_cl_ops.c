@@ -1,7 +1,9 @@
 /* Every op of backend.h on the OpenCL device against the reference backend, byte for byte
  * (outputs and scalars), on many random shapes and hostile values. Returns 77 (skip) only when
  * no OpenCL device exists. NITI_TEST_DEVICE picks the OpenCL device (default: cpu, else any);
- * NITI_TEST_SEED changes the random seed; NITI_TEST_QUICK=1 runs fewer shapes. */
+ * NITI_TEST_SEED changes the random seed; NITI_TEST_QUICK=1 runs fewer shapes;
+ * NITI_TEST_CONV="N,H,W,I,O,k,pad,amode,emode,i64" runs that one conv shape alone (to chase a
+ * mismatch). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -615,6 +617,19 @@ int main(void)
     }
     if (niti_backend_ref_create(&R) != NITI_OK) return 1;
     printf("device: %s (%s)\n", D->name, D->short_name);
+    const char *one = getenv("NITI_TEST_CONV");
+    if (one && *one) {
+        int v[10];
+        if (sscanf(one, "%d,%d,%d,%d,%d,%d,%d,%d,%d,%d", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                   &v[6], &v[7], &v[8], &v[9]) != 10) {
+            fprintf(stderr, "test_cl_ops: NITI_TEST_CONV wants 10 integers, got '%s'\n", one);
+            return 2;
+        }
+        test_conv_one(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]);
+        niti_backend_close(D);
+        niti_backend_close(R);
+        return check_report("test_cl_ops");
+    }
     test_conv();
     test_conv_requant();
     test_requant();

@@ -54,7 +54,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export POCL_CACHE_DIR="$PWD/$build/pocl-cache" NITI_CACHE_DIR="$PWD/$build/niti-cache"
 mkdir -p "$POCL_CACHE_DIR" "$NITI_CACHE_DIR"
 cd "$build"
-exclude=${SANITIZE_EXCLUDE-^(install_and_link|cl_ops.*|cl_runtime.*|conformance_pocl.*|fp32_cl|bench_.*cpu.*|train_resume_identity_ref|train_learns_ref|train_sigint_resume_ref|fp32_mnist_ref|ptx_nvidia|known_answers_refuse_.*|gpu_check_script)\$}
+exclude=${SANITIZE_EXCLUDE-^(install_and_link|cl_ops.*|cl_runtime.*|conformance_pocl.*|fp32_cl|bench_.*cpu.*|train_resume_identity_ref|train_learns_ref|train_sigint_resume_ref|fp32_mnist_ref|ptx_nvidia|known_answers_refuse_.*|loop_probe_.*|gpu_check_script)\$}
 args=(--output-on-failure -j "$jobs")
 [ -n "$exclude" ] && args+=(-E "$exclude")
 # shellcheck disable=SC2086

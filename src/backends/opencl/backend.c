@@ -22,7 +22,8 @@ const char *const ocl_kernel_names[K_COUNT] = {
     "niti_cpu_maxpool_fwd", "niti_cpu_maxpool_bwd", "niti_dropout_mask", "niti_cpu_dropout_apply",
     "niti_pack_apad_t", "niti_pack_epanel", "niti_wgrad_reduce_t", "niti_gemm_vnni_wg_4x4",
     "niti_gemm_vnni_wg_8x2", "niti_gemm_vnni_wg_12x1", "niti_gemm_f32_wg_6x2",
-    "niti_gemm_f32_wg_6x1", "niti_pad_channels", "niti_dot4_probe", "niti_count_sat", "niti_count_sat_sum", "niti_pack_apad_kx"};
+    "niti_gemm_f32_wg_6x1", "niti_pad_channels", "niti_dot4_probe", "niti_count_sat", "niti_count_sat_sum", "niti_pack_apad_kx",
+    "niti_loop_probe"};
 static int kernel_in_path(int kid, int gemm)
 {
     if (kid == K_VNNI_PROBE || (kid >= K_VNNI_4x4 && kid <= K_VNNI_12x1) ||
@@ -31,6 +32,7 @@ static int kernel_in_path(int kid, int gemm)
     if (kid == K_F32_4x2 || kid == K_F32_6x1 || kid == K_F32_WG_6x2 || kid == K_F32_WG_6x1)
         return gemm == GEMM_PORTABLE;
     if (kid == K_DOT4_PROBE) return gemm == GEMM_DP4A || gemm == GEMM_KHR_DOT;
+    if (kid == K_LOOP_PROBE) return !tiled_path(gemm);
     return 1;
 }
 /* ---------------------------------------------------------------- memory */

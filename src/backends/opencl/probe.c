@@ -2,6 +2,7 @@
  * prove an instruction (vpdpbusd, dp4a, the khr dot product) works in the device's compiler
  * before a path that stands on it is used. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,6 +161,29 @@ static const char *path_instruction(const cl_impl *im)
     return NULL;
 }
 
+/* Runs the long-loop probe kernel (gemm_cpu.cl, niti_loop_probe) and compares each iteration's
+ * hash with the host's. 1 when all agree; else 0 with *at the first iteration that differs. */
+#define NITI_LOOP_PROBE_N 4096
+static int loop_probe_ok(cl_impl *im, int *at)
+{
+    const cl_uint seed = 12345u;
+    cl_uint *out = malloc(NITI_LOOP_PROBE_N * sizeof *out);
+    const void *in[1] = {&seed};
+    const size_t bytes[1] = {sizeof seed};
+    *at = 0;
+    int ok = out && run_probe(im, K_LOOP_PROBE, 1, in, bytes, out,
+                              NITI_LOOP_PROBE_N * sizeof *out, NITI_LOOP_PROBE_N);
+    cl_uint t[64], h = seed;
+    for (int it = 0; ok && it < NITI_LOOP_PROBE_N; it++) {
+        for (int i = 0; i < 64; i++) t[(i * 7 + it) & 63] = h + (cl_uint)(i * it);
+        h ^= t[(h + (cl_uint)it) & 63u];
+        h = h * 1664525u + 1013904223u;
+        if (out[it] != h) ok = 0, *at = it;
+    }
+    free(out);
+    return ok;
+}
+
 /* ---------------------------------------------------------------- known answers against ref
  * Before a path is used, its program runs a battery of small cases of the ops every step relies
  * on (both GEMM forms with their requantisation, requant of int64 values around every edge, the
@@ -206,7 +230,7 @@ static uint32_t ka_rand(uint32_t *x)
 static niti_status ka_battery(niti_backend *be, ka_out *o)
 {
     const niti_backend_ops *op = be->ops;
-    enum { NB = 10 };
+    enum { NB = 13 };
     niti_buf *b[NB] = {NULL};
     niti_status s = NITI_OK;
     uint32_t x = 2024u;
@@ -254,6 +278,24 @@ static niti_status ka_battery(niti_backend *be, ka_out *o)
     }
     KA(ka_take(be, b[4], sizeof sc, o));
     ka_case(o, "conv forward, dgrad, wgrad and requant (int32)");
+    /* the weight gradient of one pixel of 65536 channels, 2 outputs: on the CPU paths one
+     * work-item transposes all the channels in a loop of 1024 iterations */
+    {
+        enum { BIG = 65536 };
+        niti_conv_geom g;
+        int8_t *big = malloc(BIG), e2[2] = {-128, 93};
+        if (!big) KA(niti_fail(NITI_ERR_NOMEM, "known-answer probe"));
+        for (int i = 0; i < BIG; i++) big[i] = (int8_t)(ka_rand(&x) % 256 - 128);
+        s = niti_conv_geom_init(&g, 1, 1, 1, BIG, 2, 1, 0);
+        if (s == NITI_OK) s = niti_buf_from_host(be, big, BIG, "probe A (wide)", &b[10]);
+        free(big);
+        KA(s);
+        KA(niti_buf_from_host(be, e2, sizeof e2, "probe E (wide)", &b[11]));
+        KA(op->alloc(be, (size_t)2 * BIG * 8, "probe G (wide)", &b[12]));
+        KA(op->conv_wgrad(be, &g, b[10], b[11], b[12], NULL));
+        KA(ka_take(be, b[12], (size_t)2 * BIG * 8, o));
+    }
+    ka_case(o, "conv wgrad over 65536 channels");
     /* requant of int64 values: both rules and roundings */
     KA(niti_buf_from_host(be, g64, sizeof g64, "probe G", &b[5]));
     for (int r = 0; r < 3; r++) {
@@ -321,46 +363,72 @@ static niti_status known_answers(cl_impl *im, int *ok, const char **bad)
     return s;
 }
 
+/* The path auto mode tries after path g is refused (-1: none is left): vnni, portable, tiled on a
+ * CPU device; dp4a, khr-dot (where reported), tiled on others. */
+static int next_auto_path(const cl_impl *im, int g)
+{
+    if (g == GEMM_VNNI) return GEMM_PORTABLE;
+    if (g == GEMM_PORTABLE) return GEMM_TILED;
+    if (g == GEMM_TILED) return -1;
+    return next_tiled_path(im, g);
+}
+
 niti_status ocl_choose_path(cl_impl *im, const char *name)
 {
     niti_status s = choose_gemm(im, name);
     if (s != NITI_OK) return s;
-    /* A path that stands on one instruction must build and pass its probe kernel. Forced, it is an
-     * error if it does not; in auto mode the next path is tried (vnni: portable; dp4a: khr-dot
-     * where the device reports it, else tiled; khr-dot: tiled). */
+    /* Every path must build, pass the probe kernel of the instruction it stands on, pass the
+     * long-loop probe (the CPU paths) and give the known answers. Forced with NITI_GEMM, a path
+     * that does not is an error; in auto mode the next path is tried (next_auto_path), and the
+     * error of the last one names those refused before it. */
+    char tried[160] = "";
     for (;;) {
         s = ocl_build_tiles(im, name);
         const char *instr = path_instruction(im);
-        int probe_ok = s == NITI_OK && (!instr || (im->gemm == GEMM_VNNI ? vnni_probe_ok(im)
-                                                                         : dot4_probe_ok(im)));
-        if (probe_ok && !getenv("NITI_CL_NO_KNOWN_ANSWERS")) {
+        const char *path = ocl_gemm_names[im->gemm];
+        int at = -1;
+        if (s != NITI_OK) {
+            if (instr)
+                s = niti_fail_ctx(s, "OpenCL %s: %s%s: the kernels with %s do not build", name,
+                                  im->gemm_forced ? "NITI_GEMM=" : "the path ", path, instr);
+        } else if (instr && !(im->gemm == GEMM_VNNI ? vnni_probe_ok(im) : dot4_probe_ok(im))) {
+            s = niti_fail(NITI_ERR_UNSUPPORTED,
+                          "OpenCL %s: %s%s: the %s probe kernel fails or gives wrong results on "
+                          "this device",
+                          name, im->gemm_forced ? "NITI_GEMM=" : "the path ", path, instr);
+        } else if (!tiled_path(im->gemm) && !loop_probe_ok(im, &at)) {
+            s = niti_fail(NITI_ERR_UNSUPPORTED,
+                          "OpenCL %s: the %s kernels cannot run on this device: its compiler "
+                          "loses a work-item's private arrays in long loops (the loop probe "
+                          "went wrong at iteration %d of %d; Mesa rusticl 22 on llvmpipe does "
+                          "this), and the CPU paths run loops of thousands of iterations per "
+                          "work-item%s",
+                          name, path, at, NITI_LOOP_PROBE_N,
+                          im->gemm_forced ? " (NITI_GEMM=tiled runs here)" : "");
+        } else if (!getenv("NITI_CL_NO_KNOWN_ANSWERS")) {
             int agree = 0;
             const char *bad = NULL;
             s = known_answers(im, &agree, &bad);
             if (s != NITI_OK) return s;
-            if (!agree) {
+            if (!agree)
                 s = niti_fail(NITI_ERR_UNSUPPORTED,
                               "OpenCL %s: the %s kernels give wrong results for %s (known "
                               "answers compared with the reference backend): this device's "
-                              "compiler miscompiles them%s",
-                              name, ocl_gemm_names[im->gemm], bad,
-                              im->gemm_forced ? "" : "; no other path is left to try");
-                if (im->gemm_forced || !instr) return s;
-                probe_ok = 0;
-            }
+                              "compiler miscompiles them",
+                              name, path, bad);
         }
-        if (probe_ok) return NITI_OK;
-        if (!instr) return s;
-        if (im->gemm_forced) {
-            if (s == NITI_OK)
-                return niti_fail(NITI_ERR_UNSUPPORTED,
-                                 "OpenCL %s: NITI_GEMM=%s: the %s probe kernel fails or gives "
-                                 "wrong results on this device",
-                                 name, ocl_gemm_names[im->gemm], instr);
-            return niti_fail_ctx(s, "OpenCL %s: NITI_GEMM=%s: the kernels with %s do not build",
-                                 name, ocl_gemm_names[im->gemm], instr);
+        if (s == NITI_OK) return NITI_OK;
+        int next = im->gemm_forced ? -1 : next_auto_path(im, im->gemm);
+        if (next < 0) {
+            if (!*tried) return s;
+            char last[768];
+            snprintf(last, sizeof last, "%s", niti_last_error());
+            return niti_fail(s, "%s (auto mode refused %s before; no other path is left)", last,
+                             tried);
         }
+        size_t l = strlen(tried);
+        snprintf(tried + l, sizeof tried - l, "%s%s", l ? ", " : "", path);
         ocl_release_program(im);
-        im->gemm = im->gemm == GEMM_VNNI ? GEMM_PORTABLE : next_tiled_path(im, im->gemm);
+        im->gemm = next;
     }
 }

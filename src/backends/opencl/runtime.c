@@ -313,12 +313,13 @@ int niti_cl_list_devices(void *file)
             }
         fprintf(f, "%s\n", any ? "" : " (none of interest)");
         const char *ge = getenv("NITI_GEMM"), *gemm = niti_cl_default_gemm(d);
+        /* the first choice; opening the device proves it (probe.c) or moves on */
         fprintf(f, "     conv/linear GEMM path: %s%s%s\n", gemm,
-                !strcmp(gemm, "vnni") ? " (host CPU has avx512_vnni; confirmed by a probe kernel "
-                                        "when opened)"
-                : strcmp(gemm, "portable") && strcmp(gemm, "tiled")
-                    ? " (confirmed by a probe kernel when opened; else the next of dp4a, khr-dot, "
-                      "tiled)"
+                !strcmp(gemm, "vnni") ? " first (host CPU has avx512_vnni), if the probes pass "
+                                        "when opened; else portable, else tiled"
+                : !strcmp(gemm, "portable") ? " first, if the probes pass when opened; else tiled"
+                : strcmp(gemm, "tiled")
+                    ? " first, if the probes pass when opened; else the next of khr-dot, tiled"
                     : "",
                 ge && *ge && strcmp(ge, "auto") ? " (NITI_GEMM overrides it)" : "");
         char why_dp4a[160], why_khr[160];
