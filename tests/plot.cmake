@@ -141,3 +141,22 @@ niti_plot_expect(plot_err_write 1 "cannot create a temporary file" ${NITI_PLOT_O
   ${NITI_PLOT_LOGS})
 
 set_tests_properties(${NITI_PLOT_TESTS} PROPERTIES LABELS plot TIMEOUT 60)
+
+# tools/reference_to_jsonl.py: the NITI authors' published curves (../shared/reference) as our
+# JSON Lines, drawn by niti plot next to a log of ours; a malformed file is refused.
+if(NITI_PYTHON3)
+  set(NITI_REF_TSV ${NITI_SHARED_DIR}/reference/niti-vgg-small-7.tsv)
+  if(EXISTS ${NITI_REF_TSV})
+    add_test(NAME reference_curve_plot
+      COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/scripts/reference_curve.sh ${NITI_PYTHON3}
+              ${PROJECT_SOURCE_DIR}/tools/reference_to_jsonl.py ${NITI_REF_TSV} $<TARGET_FILE:niti>
+              ${NITI_PLOT_OUT} ${NITI_PLOT_DATA}/plot_int8.jsonl)
+    set_tests_properties(reference_curve_plot PROPERTIES LABELS "plot")
+  endif()
+  add_test(NAME reference_curve_bad_input
+    COMMAND sh -c "printf 'epoch\\ttrain_acc\\ttrain_loss\\ttest_acc\\ttest_loss\\n0\\t1\\t2\\tx\\t4\\n' > $2/bad.tsv
+      if $1 $3 $2/bad.tsv -o $2/bad.jsonl 2> $2/bad.err; then echo 'accepted a bad file'; exit 1; fi
+      cat $2/bad.err; grep -q 'line 2' $2/bad.err && test ! -e $2/bad.jsonl"
+    sh ${NITI_PYTHON3} ${NITI_PLOT_OUT} ${PROJECT_SOURCE_DIR}/tools/reference_to_jsonl.py)
+  set_tests_properties(reference_curve_bad_input PROPERTIES LABELS "plot")
+endif()
