@@ -189,12 +189,7 @@ niti_status ocl_cpu_conv(cl_impl *im, int mode, cl_mem X, cl_mem Wsrc, int Hin, 
         im->gemm_max.seq = im->seq;
     }
     if (direct) return NITI_OK;
-    kargs r = ka_begin(im, acc_t == NITI_I64 ? K_SUM_TO_I64 : K_SUM_TO_I32);
-    ka_mem(&r, Y);
-    ka_int(&r, S);
-    ka_ulong(&r, MN);
-    ka_mem(&r, out->m);
-    return ocl_launch1(im, &r, MN, op);
+    return ocl_sum_splits(im, Y, S, MN, out->m, acc_t, op);
 }
 
 /* The transposed-form micro-kernel of a conv micro-kernel (same blocking, except the portable

@@ -57,12 +57,7 @@ static niti_status tiled_gemm(cl_impl *im, cl_mem X, cl_mem B, int Hin, int Win,
     size_t gs[3] = {tn * wx, tm * wy, (size_t)S}, ls[3] = {wx, wy, 1};
     NITI_TRY(ocl_launch(im, &a, 3, gs, ls, op));
     if (direct) return NITI_OK;
-    kargs r = ka_begin(im, acc_t == NITI_I64 ? K_SUM_TO_I64 : K_SUM_TO_I32);
-    ka_mem(&r, Y);
-    ka_int(&r, S);
-    ka_ulong(&r, MN);
-    ka_mem(&r, out->m);
-    return ocl_launch1(im, &r, MN, op);
+    return ocl_sum_splits(im, Y, S, MN, out->m, acc_t, op);
 }
 
 /* acc = conv(A, W): the implicit GEMM with the weights as they are. */

@@ -235,6 +235,10 @@ size_t ocl_wg(const cl_impl *im, int kid, size_t want);
 niti_status ocl_launch_range(cl_impl *im, kargs *a, size_t n, size_t *tasks, const char *op);
 niti_status ocl_launch_rows(cl_impl *im, kargs *a, size_t rows, size_t row_bytes, const char *op);
 niti_status ocl_launch_tasks(cl_impl *im, kargs *a, size_t tasks, const char *op);
+/* out (int32 or int64 by acc_t, MN values) = the sum of the S int32 partial outputs of a split
+ * GEMM reduction in Y. */
+niti_status ocl_sum_splits(cl_impl *im, cl_mem Y, int S, size_t MN, cl_mem out, niti_dtype acc_t,
+                           const char *op);
 /* The backend's scratch buffer `id`, grown to at least `bytes`. */
 niti_status ocl_scratch(cl_impl *im, int id, size_t bytes, cl_mem *out);
 /* A zero-filled scratch buffer of at least `bytes` bytes. */

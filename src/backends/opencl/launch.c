@@ -177,3 +177,14 @@ niti_status ocl_zeros(cl_impl *im, size_t bytes, cl_mem *out)
     return NITI_OK;
 }
 
+
+niti_status ocl_sum_splits(cl_impl *im, cl_mem Y, int S, size_t MN, cl_mem out, niti_dtype acc_t,
+                           const char *op)
+{
+    kargs r = ka_begin(im, acc_t == NITI_I64 ? K_SUM_TO_I64 : K_SUM_TO_I32);
+    ka_mem(&r, Y);
+    ka_int(&r, S);
+    ka_ulong(&r, MN);
+    ka_mem(&r, out);
+    return ocl_launch1(im, &r, MN, op);
+}
