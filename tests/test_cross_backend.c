@@ -72,7 +72,8 @@ int main(int argc, char **argv)
         /* The last step uses a smaller batch, as the end of an epoch does. */
         int n = st == steps - 1 && batch > 3 ? batch - 3 : batch;
         for (int i = 0; i < n; i++) idx[i] = perm[(st * batch + i) % d.n];
-        niti_make_batch(&d, idx, n, tables, id == NITI_DATA_CIFAR10, cfg.seed, (uint32_t)st, in, lab);
+        niti_make_batch(&d, idx, n, tables, niti_augment_default(id), cfg.seed, (uint32_t)st, in,
+                        lab);
         /* a mu schedule that changes within the run, including mu <= 0 */
         int mu = (st % 4) - 1;
         niti_status sa = niti_net_train_step(a, in, lab, n, mu, (uint32_t)st, la);

@@ -729,12 +729,13 @@ static void test_batch_aug(int h, int w, int c)
     for (int b = 0; b < B; b++) idx[b] = (b * 7 + 3) % N;
     int8_t *in = malloc(B * img), *in2 = malloc(B * img), *ref = malloc(img);
     int8_t real[3][256], inj[3][256];
+    const niti_augment c4f = {4, 1};
     niti_dataset_input_tables(c == 3 ? NITI_DATA_CIFAR10 : NITI_DATA_MNIST, real);
     for (int ch = 0; ch < 3; ch++)
         for (int p = 0; p < 256; p++) inj[ch][p] = (int8_t)((p + 37 * ch) % 256 - 128);
 
-    /* augment = 0: plain table lookup, labels as int32 */
-    niti_make_batch(&d, idx, B, (const int8_t(*)[256])real, 0, 5, 9, in, labels);
+    /* no augmentation: plain table lookup, labels as int32 */
+    niti_make_batch(&d, idx, B, (const int8_t(*)[256])real, NITI_AUGMENT_NONE, 5, 9, in, labels);
     int bad = 0;
     for (int b = 0; b < B; b++) {
         CHECK_EQ(labels[b], d.labels[idx[b]]);
@@ -743,15 +744,15 @@ static void test_batch_aug(int h, int w, int c)
     }
     CHECK_EQ(bad, 0);
 
-    /* augment = 1, an injective table: exactly one of the 9x9x2 crops/flips matches, and it is
+    /* crop4-flip (CIFAR-10's default), an injective table: exactly one of the 9x9x2 crops/flips matches, and it is
      * the documented one. Then the real table: the documented one matches (the table is not
      * injective, so others may too) and the padding shows table[c][0], never int8 0. */
     for (int pass = 0; pass < 2; pass++) {
         const int8_t(*t)[256] = (const int8_t(*)[256])(pass ? real : inj);
         int flips[2] = {0, 0}, dxs[9] = {0}, padded = 0;
         for (uint32_t step = 0; step < 4; step++) {
-            niti_make_batch(&d, idx, B, t, 1, 1234, step, in, labels);
-            niti_make_batch(&d, idx, B, t, 1, 1234, step, in2, NULL);
+            niti_make_batch(&d, idx, B, t, c4f, 1234, step, in, labels);
+            niti_make_batch(&d, idx, B, t, c4f, 1234, step, in2, NULL);
             CHECK(!memcmp(in, in2, B * img));
             for (int b = 0; b < B; b++) {
                 CHECK_EQ(labels[b], d.labels[idx[b]]);
@@ -784,9 +785,9 @@ static void test_batch_aug(int h, int w, int c)
                 }
             }
             if (step == 0) { /* a different step gives different crops */
-                niti_make_batch(&d, idx, B, t, 1, 1234, 1000, in2, NULL);
+                niti_make_batch(&d, idx, B, t, c4f, 1234, 1000, in2, NULL);
                 CHECK(memcmp(in, in2, B * img) != 0);
-                niti_make_batch(&d, idx, B, t, 1, 1235, 0, in2, NULL);
+                niti_make_batch(&d, idx, B, t, c4f, 1235, 0, in2, NULL);
                 CHECK(memcmp(in, in2, B * img) != 0);
             }
         }

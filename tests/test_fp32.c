@@ -435,7 +435,7 @@ static int run_mnist(const char *dir, const char *device)
         double ls_ep = 0;
         for (int s = 0; s < ntrain; s += batch, t++) {
             for (int i = 0; i < batch; i++) idx[i] = perm[s + i];
-            niti_make_batch(&train, idx, batch, tables, 0, 0, 0, in, lab);
+            niti_make_batch(&train, idx, batch, tables, NITI_AUGMENT_NONE, 0, 0, in, lab);
             double ls = 0;
             if (niti_f32_train_step(net, in, lab, batch, 0.01f, t, NULL, &ls) != NITI_OK) {
                 fprintf(stderr, "train step: %s\n", niti_last_error());
@@ -453,7 +453,7 @@ static int run_mnist(const char *dir, const char *device)
     for (int s = 0; s < ntest; s += batch) {
         int cnt = ntest - s < batch ? ntest - s : batch;
         for (int i = 0; i < cnt; i++) idx[i] = s + i;
-        niti_make_batch(&test, idx, cnt, tables, 0, 0, 0, in, lab);
+        niti_make_batch(&test, idx, cnt, tables, NITI_AUGMENT_NONE, 0, 0, in, lab);
         CHECK(niti_f32_forward(net, in, cnt, logits) == NITI_OK);
         for (int i = 0; i < cnt; i++) {
             int best = 0;

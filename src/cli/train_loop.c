@@ -302,7 +302,7 @@ int run_loop(loop *L)
     double t_start = now_s();
     double last_acc = -1;
     int64_t last_correct = 0, last_total = 0;
-    int augment = r->did == NITI_DATA_CIFAR10;
+    niti_augment augment = niti_augment_default(r->did);
     /* Several processes stop together: whether any was interrupted is agreed before each step
      * (stop); one process reads the flag itself. */
     int R = world->size, stop = 0;

@@ -33,7 +33,7 @@ niti_status niti_f32_evaluate(niti_f32_net *net, const niti_dataset *d,
     for (int start = 0; s == NITI_OK && start < n; start += batch) {
         int cnt = n - start < batch ? n - start : batch;
         for (int i = 0; i < cnt; i++) idx[i] = start + i;
-        niti_make_batch(d, idx, cnt, tables, 0, 0, 0, in, lab);
+        niti_make_batch(d, idx, cnt, tables, NITI_AUGMENT_NONE, 0, 0, in, lab);
         s = niti_f32_forward(net, in, cnt, logits);
         for (int i = 0; s == NITI_OK && i < cnt; i++) {
             const float *o = logits + (size_t)i * C;

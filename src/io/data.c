@@ -1,5 +1,5 @@
 /* Datasets: loaders (MNIST / Fashion-MNIST IDX, CIFAR-10 binary), input tables (contract §10),
- * epoch shuffling and CIFAR-10 augmentation.
+ * epoch shuffling, training augmentation and the validation split.
  *
  * RANDOM NUMBER MAPPINGS (contract §9 leaves streams 3 and 4 to the project; these are fixed and
  * users rely on them for reproducibility; changing them changes every training run).
@@ -17,18 +17,34 @@
  *     The 64-bit modulo is biased by at most (i+1)/2^64 (< 2^-33 for any int n), i.e. not
  *     measurably. The epoch number takes the place of t in the counter.
  *
- *   Augmentation, stream 4 (niti_make_batch with augment != 0; t = the global step):
- *     for the image at position b (0-based) of the batch:
- *         dx   = x0(seed, b, t, 4, 0) mod 9       -- horizontal crop offset, 0..8
- *         dy   = x0(seed, b, t, 4, 1) mod 9       -- vertical crop offset, 0..8
- *         flip = x0(seed, b, t, 4, 2) & 1         -- 1: mirror left-right
- *     (2^32 mod 9 = 4, so the offsets are biased by less than 1e-9.)
- *     The image (h x w) is padded by PAD = 4 pixels of value p = 0 on every side (so the padding
+ *   Augmentation, stream 4 (niti_make_batch with a mode (pad P, flip F) other than none;
+ *   `niti train --augment MODE`; t = the global step):
+ *     MODE        P   F   what it does
+ *     none        0   0   nothing (the image as it is)
+ *     cropP       P   0   a random crop of the image padded by P pixels, P = 1..8
+ *     cropP-flip  P   1   that crop, then a random left-right mirror
+ *     flip        0   1   a random left-right mirror only
+ *     Defaults: cifar10 crop4-flip; mnist and fashion-mnist none. A flip is refused for mnist
+ *     (a mirrored digit is another digit, or none).
+ *     For the image at position b (0-based) of the batch:
+ *         dx   = x0(seed, b, t, 4, 0) mod (2P+1)  -- horizontal crop offset, 0..2P
+ *         dy   = x0(seed, b, t, 4, 1) mod (2P+1)  -- vertical crop offset, 0..2P
+ *         flip = F ? x0(seed, b, t, 4, 2) & 1 : 0 -- 1: mirror left-right
+ *     With P = 0 (none, flip) dx = dy = 0 and neither is drawn; with F = 0 no flip is drawn.
+ *     (2^32 mod (2P+1) is at most 2P, so the offsets are biased by less than 4e-9.)
+ *     The image (h x w) is padded by P pixels of value p = 0 on every side (so the padding
  *     quantises to table[c][0], not to int8 0); the crop is the h x w window whose top-left
  *     corner is at (row dy, column dx) of the padded image; then, if flip, it is mirrored:
- *         out(y, x, c) = table[c][ P(y + dy - 4, X + dx - 4, c) ],  X = flip ? w-1-x : x,
- *     where P(r, s, c) is the source pixel, or 0 when (r, s) lies outside the image.
- *     dx = dy = 4 with flip = 0 is the identity.
+ *         out(y, x, c) = table[c][ S(y + dy - P, X + dx - P, c) ],  X = flip ? w-1-x : x,
+ *     where S(r, s, c) is the source pixel, or 0 when (r, s) lies outside the image.
+ *     dx = dy = P with flip = 0 is the identity. crop4-flip (CIFAR-10's default) is the mapping
+ *     of every niti before --augment existed: dx, dy = x0 mod 9, flip = x0 & 1, padding 4.
+ *     b is the position in the whole batch, also when several processes each build a slice
+ *     of it (niti_make_batch_at), so the batch does not depend on the number of processes.
+ *
+ *   Validation split (`niti train --val N`): the last N images of the training file(s) are
+ *   held out (niti_dataset_split_tail), before anything is drawn: the shuffle, the batches and
+ *   --train-limit see only the first n - N images, so the split does not depend on the seed.
  *
  * Files. The folder is dir if given, else $NITI_DATA if set and not empty: an explicit folder is
  * the only one searched (used or refused). Without either, ./data is searched, and for
@@ -60,7 +76,6 @@
 
 #define NITI_DATA_PATH_MAX 4096
 #define NITI_DATA_MAX_FILE ((size_t)1 << 30) /* 1 GiB of decompressed content per file */
-#define NITI_AUG_PAD 4
 #define NITI_DEBIAN_FASHION_MNIST "/usr/share/datasets/fashion-mnist"
 
 static const char *const data_hint_generic = "pass --data DIR or set NITI_DATA";
@@ -614,7 +629,7 @@ niti_status niti_dataset_load(niti_dataset_id id, const char *dir, int train, ni
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Input tables, shuffle, batches.                                                          */
+/* Input tables, shuffle.                                                                   */
 
 void niti_dataset_input_tables(niti_dataset_id id, int8_t tables[3][256])
 {
@@ -645,36 +660,139 @@ void niti_shuffle(uint64_t seed, uint32_t epoch, int n, int32_t *perm)
     }
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Augmentation modes, the validation split, batches.                                        */
+
+niti_status niti_augment_parse(const char *text, niti_augment *out)
+{
+    static const char *const expect =
+        "expected none, cropP, cropP-flip or flip with P = 1..8 pixels of padding";
+    if (!text) return niti_fail(NITI_ERR_INVALID, "augmentation mode is missing (%s)", expect);
+    niti_augment a = {0, 0};
+    if (!strcmp(text, "none")) {
+    } else if (!strcmp(text, "flip")) {
+        a.flip = 1;
+    } else if (!strncmp(text, "crop", 4)) {
+        const char *p = text + 4;
+        if (*p < '0' || *p > '9')
+            return niti_fail(NITI_ERR_INVALID, "augmentation mode '%s': 'crop' needs the padding "
+                             "in pixels after it, e.g. crop4 (%s)", text, expect);
+        if (p[1] >= '0' && p[1] <= '9')
+            return niti_fail(NITI_ERR_INVALID, "augmentation mode '%s': the padding must be 1..%d "
+                             "pixels (%s)", text, NITI_AUGMENT_MAX_PAD, expect);
+        a.pad = *p - '0';
+        if (a.pad < 1 || a.pad > NITI_AUGMENT_MAX_PAD)
+            return niti_fail(NITI_ERR_INVALID, "augmentation mode '%s': the padding must be 1..%d "
+                             "pixels (%s)", text, NITI_AUGMENT_MAX_PAD, expect);
+        p++;
+        if (!strcmp(p, "-flip")) a.flip = 1;
+        else if (*p)
+            return niti_fail(NITI_ERR_INVALID, "augmentation mode '%s': unexpected '%s' after "
+                             "crop%d (%s)", text, p, a.pad, expect);
+    } else {
+        return niti_fail(NITI_ERR_INVALID, "unknown augmentation mode '%s' (%s)", text, expect);
+    }
+    *out = a;
+    return NITI_OK;
+}
+
+void niti_augment_format(niti_augment a, char *buf, size_t size)
+{
+    if (a.pad > 0) snprintf(buf, size, "crop%d%s", a.pad, a.flip ? "-flip" : "");
+    else snprintf(buf, size, "%s", a.flip ? "flip" : "none");
+}
+
+niti_augment niti_augment_default(niti_dataset_id id)
+{
+    niti_augment a = {0, 0};
+    if (id == NITI_DATA_CIFAR10) a.pad = 4, a.flip = 1;
+    return a;
+}
+
+niti_status niti_augment_check(niti_augment a, niti_dataset_id id)
+{
+    if (a.pad < 0 || a.pad > NITI_AUGMENT_MAX_PAD || (a.flip != 0 && a.flip != 1))
+        return niti_fail(NITI_ERR_INVALID, "augmentation with padding %d and flip %d is out of "
+                         "range", a.pad, a.flip);
+    if (a.flip && id == NITI_DATA_MNIST) {
+        char t[NITI_AUGMENT_TEXT];
+        niti_augment_format(a, t, sizeof t);
+        return niti_fail(NITI_ERR_INVALID, "augmentation '%s' mirrors images, which MNIST cannot "
+                         "take: a mirrored digit is a different digit or no valid digit at all; "
+                         "use none or cropP", t);
+    }
+    return NITI_OK;
+}
+
+niti_status niti_augment_resolve(const char *text, niti_dataset_id id, niti_augment *out)
+{
+    niti_augment a = niti_augment_default(id);
+    if (text && *text) NITI_TRY(niti_augment_parse(text, &a));
+    NITI_TRY(niti_augment_check(a, id));
+    *out = a;
+    return NITI_OK;
+}
+
+niti_status niti_dataset_split_tail(niti_dataset *d, int n_tail, niti_dataset *tail)
+{
+    if (!d || !tail) return niti_fail(NITI_ERR_INVALID, "niti_dataset_split_tail: NULL argument");
+    if (n_tail < 0 || n_tail >= d->n)
+        return niti_fail(NITI_ERR_INVALID, "cannot hold out %d of %d images (0..%d can be)",
+                         n_tail, d->n, d->n - 1);
+    memset(tail, 0, sizeof *tail);
+    tail->id = d->id;
+    tail->h = d->h, tail->w = d->w, tail->c = d->c;
+    tail->classes = d->classes;
+    memcpy(tail->source, d->source, sizeof tail->source);
+    if (n_tail == 0) return NITI_OK;
+    size_t img = (size_t)d->h * d->w * d->c, keep = (size_t)(d->n - n_tail);
+    tail->pixels = malloc((size_t)n_tail * img);
+    tail->labels = malloc((size_t)n_tail);
+    if (!tail->pixels || !tail->labels) {
+        niti_dataset_free(tail);
+        return niti_fail(NITI_ERR_NOMEM, "cannot allocate %d held-out images", n_tail);
+    }
+    memcpy(tail->pixels, d->pixels + keep * img, (size_t)n_tail * img);
+    memcpy(tail->labels, d->labels + keep, (size_t)n_tail);
+    tail->n = n_tail;
+    d->n = (int)keep; /* the buffers keep their size; niti_dataset_free frees them whole */
+    return NITI_OK;
+}
+
 void niti_make_batch(const niti_dataset *d, const int32_t *idx, int count,
-                     const int8_t tables[3][256], int augment, uint64_t seed, uint32_t t,
+                     const int8_t tables[3][256], niti_augment aug, uint64_t seed, uint32_t t,
                      int8_t *inputs, int32_t *labels)
 {
-    niti_make_batch_at(d, idx, count, 0, tables, augment, seed, t, inputs, labels);
+    niti_make_batch_at(d, idx, count, 0, tables, aug, seed, t, inputs, labels);
 }
 
 void niti_make_batch_at(const niti_dataset *d, const int32_t *idx, int count, int pos0,
-                        const int8_t tables[3][256], int augment, uint64_t seed, uint32_t t,
+                        const int8_t tables[3][256], niti_augment aug, uint64_t seed, uint32_t t,
                         int8_t *inputs, int32_t *labels)
 {
-    const int H = d->h, W = d->w, C = d->c;
+    const int H = d->h, W = d->w, C = d->c, P = aug.pad;
     const size_t img = (size_t)H * W * C;
     for (int b = 0; b < count; b++) {
         const uint8_t *src = d->pixels + (size_t)idx[b] * img;
         int8_t *dst = inputs + (size_t)b * img;
         if (labels) labels[b] = d->labels[idx[b]];
-        if (!augment) {
+        if (P <= 0 && !aug.flip) {
             for (size_t p = 0; p < (size_t)H * W; p++)
                 for (int c = 0; c < C; c++) dst[p * C + c] = tables[c][src[p * C + c]];
             continue;
         }
         uint32_t pos = (uint32_t)(pos0 + b); /* the image's position in the whole batch */
-        int dx = (int)(niti_philox_x0(seed, pos, t, NITI_STREAM_AUGMENT, 0) % 9u);
-        int dy = (int)(niti_philox_x0(seed, pos, t, NITI_STREAM_AUGMENT, 1) % 9u);
-        int flip = (int)(niti_philox_x0(seed, pos, t, NITI_STREAM_AUGMENT, 2) & 1u);
+        int dx = P, dy = P, flip = 0;
+        if (P > 0) {
+            uint32_t span = (uint32_t)(2 * P + 1);
+            dx = (int)(niti_philox_x0(seed, pos, t, NITI_STREAM_AUGMENT, 0) % span);
+            dy = (int)(niti_philox_x0(seed, pos, t, NITI_STREAM_AUGMENT, 1) % span);
+        }
+        if (aug.flip) flip = (int)(niti_philox_x0(seed, pos, t, NITI_STREAM_AUGMENT, 2) & 1u);
         for (int y = 0; y < H; y++) {
-            int sy = y + dy - NITI_AUG_PAD;
+            int sy = y + dy - P;
             for (int x = 0; x < W; x++) {
-                int sx = (flip ? W - 1 - x : x) + dx - NITI_AUG_PAD;
+                int sx = (flip ? W - 1 - x : x) + dx - P;
                 int8_t *o = dst + ((size_t)y * W + x) * C;
                 if (sy < 0 || sy >= H || sx < 0 || sx >= W) {
                     for (int c = 0; c < C; c++) o[c] = tables[c][0];

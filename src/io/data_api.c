@@ -92,7 +92,8 @@ niti_status niti_batch_make(const uint8_t *pixels, const uint8_t *labels, int n,
     d.n = n, d.h = h, d.w = w, d.c = c;
     d.pixels = (uint8_t *)pixels; /* niti_make_batch only reads them */
     d.labels = (uint8_t *)labels;
-    niti_make_batch(&d, idx, count, tables, augment ? 1 : 0, seed, t, inputs,
-                    labels ? labels_out : NULL);
+    /* augment: the default of `niti train` for CIFAR-10 (crop4-flip), as before --augment */
+    niti_augment aug = augment ? niti_augment_default(NITI_DATA_CIFAR10) : NITI_AUGMENT_NONE;
+    niti_make_batch(&d, idx, count, tables, aug, seed, t, inputs, labels ? labels_out : NULL);
     return NITI_OK;
 }

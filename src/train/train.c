@@ -120,7 +120,8 @@ niti_status niti_evaluate(niti_net *net, const niti_dataset *d, const int8_t tab
         for (int i = 0; i < cnt; i++) idx[i] = start + i;
         int first = 0, mine = cnt;
         if (comm) niti_batch_slice(cnt, comm->rank, comm->size, &first, &mine);
-        niti_make_batch_at(d, idx + first, mine, first, tables, 0, 0, 0, in, NULL);
+        niti_make_batch_at(d, idx + first, mine, first, tables, NITI_AUGMENT_NONE, 0, 0, in,
+                           NULL);
         for (int i = 0; i < cnt; i++) lab[i] = d->labels[idx[i]];
         int e = 0;
         s = niti_net_forward(net, in, cnt, logits, &e);
