@@ -160,6 +160,11 @@ typedef struct niti_run_state {
      * predictions and images, so that its record after a resume is the uninterrupted one's. */
     double epoch_loss_sum;
     int64_t epoch_correct, epoch_seen;
+    /* Training augmentation (niti train --augment): "none", "cropP", "cropP-flip" or "flip"
+     * (P = 1..8); "" = the dataset's default (cifar10 crop4-flip, the others none). */
+    char augment[16];
+    /* Validation images held out from the end of the training file(s) (--val; 0 = none). */
+    int val;
 } niti_run_state;
 
 /* Writes atomically (temp file + rename): a failed save leaves the previous file intact. */
@@ -180,7 +185,7 @@ niti_status niti_checkpoint_load(const char *path, niti_backend *be, int max_bat
  * of any signature or struct here).
  * ========================================================================================== */
 
-#define NITI_BINDINGS_LEVEL 2
+#define NITI_BINDINGS_LEVEL 3
 
 /* Ok if the library was built with bindings level `level` and the caller's idea of the sizes of
  * niti_run_info and niti_device_desc is right; else NITI_ERR_UNSUPPORTED with a message that
@@ -230,7 +235,8 @@ const uint8_t *niti_data_labels(const niti_data *d); /* n bytes, 0..classes-1 */
 const char *niti_data_folder(const niti_data *d);    /* the folder the files came from */
 /* For a dataset name: its canonical name (as checkpoints store it; may be NULL), its input
  * tables (section 10, tables[c][p] for c < its channels, the rest zero; may be NULL), and
- * whether `niti train` augments its training batches (CIFAR-10: 1; may be NULL). */
+ * whether `niti train` augments its training batches by default, i.e. without --augment
+ * (CIFAR-10: 1, crop4-flip; may be NULL). */
 niti_status niti_data_describe(const char *name, char canonical[32], int8_t tables[3][256],
                                int *augment);
 /* The order of epoch `epoch`: a permutation of 0..n-1 (Philox stream 3, see src/io/data.c).
@@ -238,8 +244,9 @@ niti_status niti_data_describe(const char *name, char canonical[32], int8_t tabl
 niti_status niti_epoch_order(uint64_t seed, uint32_t epoch, int n, int32_t *perm);
 /* Builds an int8 batch as `niti train` does: images idx[0..count-1] of pixels (n images of
  * h x w x c, NHWC, c <= 3) quantised with tables, and their labels (labels may be NULL; then
- * labels_out is not written, and may be NULL too). augment: random crop (pad 4) and flip from
- * Philox stream 4 keyed by seed and the global step t (what `niti train` does for CIFAR-10).
+ * labels_out is not written, and may be NULL too). augment: nonzero = random crop (pad 4) and
+ * flip from Philox stream 4 keyed by seed and the global step t (mode crop4-flip: what `niti
+ * train` does for CIFAR-10 by default; other --augment modes are not offered here).
  * NITI_ERR_INVALID for an index outside 0..n-1. inputs: count*h*w*c int8. */
 niti_status niti_batch_make(const uint8_t *pixels, const uint8_t *labels, int n, int h, int w,
                             int c, const int8_t tables[3][256], const int32_t *idx, int count,
@@ -291,6 +298,8 @@ typedef struct niti_run_info {
     double epoch_loss_sum;  /* the epoch in progress so far (batch_pos > 0): summed training */
     int64_t epoch_correct;  /* loss, correct predictions and images, so that its record */
     int64_t epoch_seen;     /* after a resume is the uninterrupted one's */
+    char augment[16];       /* training augmentation ("" = the dataset's default), as in */
+    int32_t val;            /* niti_run_state; validation images held out (0 = none) */
 } niti_run_info;
 
 /* niti_checkpoint_save / niti_checkpoint_load with a niti_run_info, for integer networks

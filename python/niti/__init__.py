@@ -114,7 +114,8 @@ def checkpoint_info(path):
     device: a dict with model (spec text), the settings (batch, seed, rule, act_round,
     err_round, mu, weight_decay, master_weights), where the run stands (step, epoch,
     batch_pos, epochs) and the run around it (dataset, data, train_limit, test_limit,
-    eval_every, run_id, label, save, log, device, device_spec). Raises niti.Error for a
+    eval_every, run_id, label, save, log, device, device_spec, augment: the --augment mode or
+    "" for the dataset's default, val: the validation images held out). Raises niti.Error for a
     missing, damaged or foreign file."""
     info, model = _checkpoint_info(_path_arg(path, "path"))
     c = info.cfg
@@ -131,4 +132,5 @@ def checkpoint_info(path):
         "eval_every": 0 if info.eval_every < 0 else (info.eval_every or 1),
         "run_id": text(info.run_id), "label": text(info.label), "save": text(info.save),
         "log": text(info.log), "device": text(info.device),
-        "device_spec": text(info.device_spec)}
+        "device_spec": text(info.device_spec), "augment": text(info.augment),
+        "val": info.val}

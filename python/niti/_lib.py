@@ -22,7 +22,7 @@ from ctypes import (POINTER, c_char, c_char_p, c_double, c_int, c_int32, c_int64
                     c_uint32, c_uint64, c_void_p)
 
 #: The bindings level this package speaks (NITI_BINDINGS_LEVEL in include/niti.h).
-BINDINGS_LEVEL = 2
+BINDINGS_LEVEL = 3
 
 # niti_status values (include/niti.h).
 OK, ERR_INVALID, ERR_IO, ERR_FORMAT, ERR_NOMEM, ERR_DEVICE, ERR_UNSUPPORTED, ERR_RANGE, \
@@ -68,7 +68,8 @@ class RunInfo(ctypes.Structure):
                 ("label", c_char * 256), ("save", c_char * 1024), ("log", c_char * 1024),
                 ("data", c_char * 1024), ("device", c_char * 256),
                 ("device_spec", c_char * 128), ("epoch_loss_sum", c_double),
-                ("epoch_correct", c_int64), ("epoch_seen", c_int64)]
+                ("epoch_correct", c_int64), ("epoch_seen", c_int64), ("augment", c_char * 16),
+                ("val", c_int32)]
 
 
 class DeviceDesc(ctypes.Structure):

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "io/data.h"
 #include "io/fileio.h"
 #include "io/safetensors.h"
 
@@ -160,6 +161,15 @@ niti_status niti_checkpoint_put_state(niti_st *st, const niti_model_spec *m,
     NITI_TRY(niti_st_set_meta(st, "epoch_loss_sum", sum));
     NITI_TRY(set_meta_int(st, "epoch_correct", rs->epoch_correct));
     NITI_TRY(set_meta_int(st, "epoch_seen", rs->epoch_seen));
+    niti_augment aug;
+    if (memchr(rs->augment, 0, sizeof rs->augment) == NULL)
+        return niti_fail(NITI_ERR_INVALID, "the run state's augmentation is not terminated");
+    if (rs->augment[0] && niti_augment_parse(rs->augment, &aug) != NITI_OK)
+        return niti_fail_ctx(NITI_ERR_INVALID, "the run state's augmentation");
+    if (rs->val < 0)
+        return niti_fail(NITI_ERR_INVALID, "the run state holds out %d validation images", rs->val);
+    NITI_TRY(niti_st_set_meta(st, "augment", rs->augment));
+    NITI_TRY(set_meta_int(st, "val", rs->val));
     if (is_fp32(rs)) {
         NITI_TRY(set_meta_float(st, "fp32_lr", rs->lr));
         NITI_TRY(set_meta_float(st, "fp32_momentum", rs->momentum));
@@ -349,6 +359,14 @@ static niti_status load_state(const niti_st *st, niti_run_state *rs)
         NITI_TRY(meta_int_range(st, "epoch_seen", rs->epoch_correct, INT64_C(1) << 40,
                                 &rs->epoch_seen));
     }
+    /* Optional since --augment and --val (absent: the dataset's default, no validation set) */
+    NITI_TRY(opt_str(st, "augment", rs->augment, sizeof rs->augment));
+    if (rs->augment[0]) {
+        niti_augment aug;
+        if (niti_augment_parse(rs->augment, &aug) != NITI_OK)
+            return niti_fail(NITI_ERR_FORMAT, "metadata 'augment': %s", niti_last_error());
+    }
+    NITI_TRY(opt_int(st, "val", 0, 1 << 30, &rs->val));
     if (is_fp32(rs)) {
         NITI_TRY(opt_float(st, "fp32_lr", &rs->lr));
         NITI_TRY(opt_float(st, "fp32_momentum", &rs->momentum));

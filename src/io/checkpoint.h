@@ -4,7 +4,8 @@
  * seed, global step, epoch, position in the epoch's data order, batch size, dataset, the weight
  * exponents ("L{k}.weight_exp"), and a checksum of the tensors (FNV-1a 64, "checksum").
  * Since the run's settings are kept too (optional keys, absent in older files): precision,
- * run_id, label, save, log, data, device, device_spec, train_limit, test_limit, eval_every, and
+ * run_id, label, save, log, data, device, device_spec, train_limit, test_limit, eval_every,
+ * augment ("" = the dataset's default), val (0 = no validation set), and
  * for the fp32 baseline ("precision" = "fp32": F32 "L{k}.weight" and "L{k}.momentum", no
  * exponents) fp32_lr, fp32_momentum, fp32_weight_decay, fp32_lr_steps.
  * Writes are atomic: a temp file in the same folder, then rename. */

@@ -175,7 +175,7 @@ niti_status niti_checkpoint_save_info(niti_net *net, const niti_run_info *ri, co
         !COPY_FIELD(rs.run_id, ri->run_id) || !COPY_FIELD(rs.label, ri->label) ||
         !COPY_FIELD(rs.save, ri->save) || !COPY_FIELD(rs.log, ri->log) ||
         !COPY_FIELD(rs.data, ri->data) || !COPY_FIELD(rs.device, ri->device) ||
-        !COPY_FIELD(rs.device_spec, ri->device_spec))
+        !COPY_FIELD(rs.device_spec, ri->device_spec) || !COPY_FIELD(rs.augment, ri->augment))
         return niti_fail(NITI_ERR_INVALID, "niti_checkpoint_save_info: a text field is too long "
                                            "or not terminated");
     strcpy(rs.precision, "int8");
@@ -190,6 +190,7 @@ niti_status niti_checkpoint_save_info(niti_net *net, const niti_run_info *ri, co
     rs.epoch_loss_sum = ri->epoch_loss_sum;
     rs.epoch_correct = ri->epoch_correct;
     rs.epoch_seen = ri->epoch_seen;
+    rs.val = ri->val;
     return niti_checkpoint_save(net, &rs, path);
 }
 
@@ -208,6 +209,7 @@ static void info_of(const niti_run_state *rs, niti_run_info *ri)
     snprintf(ri->data, sizeof ri->data, "%s", rs->data);
     snprintf(ri->device, sizeof ri->device, "%s", rs->device);
     snprintf(ri->device_spec, sizeof ri->device_spec, "%s", rs->device_spec);
+    snprintf(ri->augment, sizeof ri->augment, "%s", rs->augment);
     ri->batch = rs->batch;
     ri->step = rs->step;
     ri->epoch = rs->epoch;
@@ -219,6 +221,7 @@ static void info_of(const niti_run_state *rs, niti_run_info *ri)
     ri->epoch_loss_sum = rs->epoch_loss_sum;
     ri->epoch_correct = rs->epoch_correct;
     ri->epoch_seen = rs->epoch_seen;
+    ri->val = rs->val;
 }
 
 niti_status niti_checkpoint_load_info(const char *path, niti_backend *be, int max_batch,
