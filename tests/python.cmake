@@ -5,7 +5,7 @@
 # (tools/deps.sh installs python3-numpy and python3-pytest). pytest's exit code 5 (no tests
 # collected) is a failure like any other non-zero code.
 include(${PROJECT_SOURCE_DIR}/python/cmake/niti_python.cmake)
-set(NITI_PY_TESTS api errors identity sigint install examples)
+set(NITI_PY_TESTS api errors identity sigint install examples augment_val)
 # In sanitizer builds (NITI_SANITIZE, NITI_FUZZ) libniti needs the ASan runtime loaded first,
 # which an uninstrumented python3 does not do: preload it (and libstdc++, whose exceptions ASan
 # intercepts inside OpenCL drivers), and leave leak checking off (python3 keeps its objects at

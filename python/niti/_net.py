@@ -273,6 +273,9 @@ class Net:
         self._device_spec = info.device_spec.decode("utf-8", "replace")
         self._ep_loss = float(info.epoch_loss_sum)
         self._ep_correct, self._ep_seen = int(info.epoch_correct), int(info.epoch_seen)
+        # niti train --augment / --val; fit trains only with "" (the dataset's default) and 0
+        self._augment = info.augment.decode("utf-8", "replace")
+        self._val = int(info.val)
 
     @classmethod
     def _from_checkpoint(cls, path, device, batch):
@@ -661,6 +664,8 @@ class Net:
         info.data = _field(self._data, 1024, "data folder")
         info.device = _field(self._device, 256, "device name")
         info.device_spec = _field(self._device_spec, 128, "device spec")
+        info.augment = _field(self._augment, 16, "augment")
+        info.val = self._val
         if self._batch_pos:
             info.epoch_loss_sum = self._ep_loss
             info.epoch_correct, info.epoch_seen = self._ep_correct, self._ep_seen
@@ -705,7 +710,10 @@ class Net:
         Arguments left at None continue the run as it was (after ``resume``: its dataset,
         folder, limits, eval_every, checkpoint and log paths, label, id); data, epochs, the
         limits, eval_every, save, log and max_steps may change, as with ``niti train --resume``;
-        another dataset, label or run id is refused.
+        another dataset, label or run id is refused. fit trains with the dataset's default
+        augmentation (``niti train`` without ``--augment``) and no validation set: a run that
+        ``niti train`` started with another ``--augment`` mode or with ``--val`` is refused
+        (ArgumentError; ``niti train --resume`` continues it).
 
         Ctrl-C (SIGINT, when fit runs in the main thread) stops at the next batch boundary,
         saves the checkpoint (with ``save``) and raises KeyboardInterrupt; ``Net.resume`` then
@@ -725,6 +733,19 @@ class Net:
             raise ArgumentError("dataset must be a name or a niti.datasets.Dataset (got %s)"
                                 % type(dataset).__name__)
         canon, tables, augment = datasets.describe(dname)
+        aug_mode = "crop4-flip" if augment else "none"  # the dataset's default (data.c)
+        if self._val > 0 or (self._augment and self._augment != aug_mode):
+            what = []
+            if self._augment and self._augment != aug_mode:
+                what.append("--augment %s (fit trains with %s's default, %s)"
+                            % (self._augment, canon, aug_mode))
+            if self._val > 0:
+                what.append("--val %d (fit holds out no validation set)" % self._val)
+            raise ArgumentError(
+                "this Net continues run %s, which `niti train` started with %s; fit does not "
+                "implement these options, so it cannot continue the run bit-identically: "
+                "continue it with `niti train --resume CHECKPOINT`, or start a new run with "
+                "niti.Net.load(checkpoint)" % (self._run_id or "(no id)", " and ".join(what)))
         diffs = []
         if in_run and self._dataset and canon != self._dataset:
             diffs.append("dataset %s (the run's: %s)" % (canon, self._dataset))
@@ -826,18 +847,19 @@ class Net:
                 if logf:
                     logf.close()
 
-    def _log_start(self, write, canon, folder, ntrain):
+    def _log_start(self, write, canon, folder, ntrain, aug_mode):
         write('{"event":"start","run":%s,"label":%s,"model":%s,"spec":%s,"dataset":"%s",'
               '"data":%s,"train_images":%d,"train_limit":%d,"test_limit":%d,'
               '"precision":"int8","device":%s,"batch":%d,"epochs":%d,"seed":%d,"rule":"%s",'
-              '"act_round":"%s","err_round":"%s","mu":%s%s,"resumed_at_step":%d}'
+              '"act_round":"%s","err_round":"%s","mu":%s%s,"augment":"%s","val":%d,'
+              '"resumed_at_step":%d}'
               % (_json_str(self._run_id), _json_str(self._label), _json_str(self._name),
                  _json_str(self._text), canon, _json_str(folder), ntrain, self._train_limit,
                  self._test_limit, _json_str(self._device), self._batch, self._epochs,
                  int(self._cfg.seed), self.rule, self.act_round, self.err_round,
                  _json_str(self._mu),
                  ',"save":%s' % _json_str(self._save_path) if self._save_path else "",
-                 self._step))
+                 aug_mode, self._val, self._step))
 
     def _fit_loop(self, net, ds, canon, tables, augment, ntrain, steps_per_epoch, x_test, y_test,
                   logf, callback, max_steps, verbose):
@@ -850,7 +872,8 @@ class Net:
                 logf.write(rec + "\n")
                 logf.flush()
 
-        self._log_start(write, canon, ds.folder or "", ntrain)
+        self._log_start(write, canon, ds.folder or "", ntrain,
+                        "crop4-flip" if augment else "none")
         interrupted = [False]
         old_handler = None
         if threading.current_thread() is threading.main_thread():

@@ -7,6 +7,7 @@
 #include "cli/train_util.h"
 #include "core/model.h"
 #include "io/checkpoint.h"
+#include "io/data.h"
 #include "io/safetensors.h"
 #include "niti.h"
 
@@ -20,8 +21,8 @@ static void info_usage(FILE *f)
             "weights, multiply-accumulates per image, forward accumulator width) and the totals.\n"
             "For a checkpoint (niti train --save) also the run it holds: precision, position (epoch,\n"
             "step), rule and roundings or SGD settings, mu schedule, seed, batch, dataset and data\n"
-            "folder, limits, the device it trained on, its --save and --log files, run id, and\n"
-            "whether its checksum matches its content.\n\n"
+            "folder, limits, augmentation, validation set, the device it trained on, its --save\n"
+            "and --log files, run id, and whether its checksum matches its content.\n\n"
             "MODEL is a preset name (see --list), a file holding a spec, or the spec itself, e.g.\n"
             "  niti info 'input 28x28x1; conv 20 k5 p0; relu; maxpool 2; flatten; linear 10'\n"
             "Spec notation: 'input HxWxC' first, then layers separated by ';' or new lines:\n"
@@ -33,7 +34,7 @@ static void info_usage(FILE *f)
             "  linear O       fully connected, O outputs, no bias (after flatten)\n"
             "'#' starts a comment. The last layer must be 'linear' (the classifier).\n\n"
             "options:\n"
-            "  --list       list the presets with a one-line description\n"
+            "  --list       list the presets and the augmentation modes of niti train\n"
             "  --spec       print only the canonical spec\n"
             "  -h, --help   this help\n\n"
             "The 'acc' column is the accumulator a forward sum of K = k*k*I (conv) or F (linear)\n"
@@ -56,6 +57,16 @@ static void list_presets(void)
             printf("  %-12s %s\n", names[i], d ? d : "");
         }
     }
+}
+
+/* The modes of niti train --augment (src/io/data.c documents the Philox mapping). */
+static void list_augmentations(void)
+{
+    printf("  %-12s %s\n", "none", "no augmentation: the default for mnist and fashion-mnist");
+    printf("  %-12s %s\n", "cropP", "random crop of the image padded by P = 1..8 black pixels");
+    printf("  %-12s %s\n", "cropP-flip",
+           "that crop, then a random left-right mirror; crop4-flip: the default for cifar10");
+    printf("  %-12s %s\n", "flip", "a random left-right mirror only");
 }
 
 static void shape_text(const niti_layer_spec *l, char *buf, size_t n)
@@ -168,6 +179,21 @@ static int info_checkpoint(const char *path, int spec_only)
     else snprintf(ev, sizeof ev, "every epoch");
     printf("limits:     training images %s, test images %s, evaluation %s\n",
            rs.train_limit ? tl : "all", rs.test_limit ? el : "all", ev);
+    niti_dataset_id did;
+    char aug_text[NITI_AUGMENT_TEXT + 40];
+    if (rs.augment[0]) {
+        snprintf(aug_text, sizeof aug_text, "%s", rs.augment);
+    } else if (rs.dataset[0] && niti_dataset_parse_name(rs.dataset, &did) == NITI_OK) {
+        niti_augment_format(niti_augment_default(did), aug_text, sizeof aug_text);
+        snprintf(aug_text + strlen(aug_text), sizeof aug_text - strlen(aug_text),
+                 " (the dataset's default)");
+    } else {
+        snprintf(aug_text, sizeof aug_text, "the dataset's default");
+    }
+    printf("augment:    %s\n", aug_text);
+    if (rs.val > 0)
+        printf("validation: the last %d training images, held out\n", rs.val);
+    else printf("validation: none\n");
     printf("device:     %s%s%s%s\n", or_none(rs.device, "(not recorded)"),
            rs.device_spec[0] ? " (--device " : "", rs.device_spec, rs.device_spec[0] ? ")" : "");
     printf("run:        %s%s%s%s\n", or_none(rs.run_id, "(no id recorded)"), rs.label[0] ? ", label '" : "",
@@ -214,6 +240,9 @@ int niti_cmd_info(int argc, char **argv)
         }
         printf("presets (niti info NAME for details):\n");
         list_presets();
+        printf("\naugmentations (niti train --augment MODE; a mirror is refused for mnist; the "
+               "Philox mapping\nis documented in src/io/data.c):\n");
+        list_augmentations();
         return 0;
     }
     if (!model) {

@@ -38,7 +38,8 @@ extern niti_comm *world;
 typedef struct options {
     const char *model, *dataset, *data, *epochs, *batch, *seed, *device, *precision, *rule,
         *act_round, *err_round, *mu, *master, *lr, *momentum, *wd, *lr_steps, *save, *resume,
-        *init, *log, *label, *run_id, *eval_every, *train_limit, *test_limit, *max_steps;
+        *init, *log, *label, *run_id, *eval_every, *train_limit, *test_limit, *max_steps,
+        *augment, *val;
     int weight_decay, quiet;
 } options;
 
@@ -47,7 +48,7 @@ typedef struct given {
     niti_model_spec *model;
     int has_dataset;
     niti_dataset_id dataset;
-    long long epochs, batch, eval_every, train_limit, test_limit, max_steps; /* -1: not given */
+    long long epochs, batch, eval_every, train_limit, test_limit, max_steps, val; /* -1: not given */
     int has_seed;
     uint64_t seed;
     int fp32;                       /* -1 not given, 0 int8, 1 fp32 */
@@ -58,6 +59,8 @@ typedef struct given {
     int has_lr, has_momentum, has_wd, has_lr_steps;
     float lr, momentum, wd;
     char lr_steps[128];             /* canonical */
+    int has_augment;
+    char augment[NITI_AUGMENT_TEXT]; /* canonical (checked against the dataset later) */
 } given;
 
 typedef struct run {
@@ -67,6 +70,7 @@ typedef struct run {
     niti_model_spec *model;
     niti_mu_schedule sched;
     niti_dataset_id did;
+    niti_augment aug;      /* the run's training augmentation (rs.augment, or the default) */
     int fp32, resumed;
     int lr_steps[64], n_lr_steps;
     long long max_steps;   /* 0: none */
@@ -81,7 +85,7 @@ typedef struct loop {
     niti_net *net;
     niti_f32_net *fnet;
     const char *device_name;
-    niti_dataset train, test;
+    niti_dataset train, test, val; /* val: the last rs.val training images (--val) */
     int8_t tables[3][256];
     int classes, ntrain, steps_per_epoch;
     FILE *logf;
@@ -106,7 +110,10 @@ int settle_data(run *r);
 int check_shapes(run *r);
 int settle_files(run *r);
 niti_status open_backend(const char *spec, int quiet, niti_backend **be);
-niti_status evaluate(loop *L, int64_t *correct, int64_t *total, double *loss);
+niti_status evaluate(loop *L, const niti_dataset *d, int limit, int64_t *correct, int64_t *total,
+                     double *loss);
+int check_augment(run *r);
+int split_val(loop *L);
 void log_start(loop *L);
 int same_run_everywhere(loop *L);
 int run_loop(loop *L);

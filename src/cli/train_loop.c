@@ -89,12 +89,13 @@ static niti_status step_batch(loop *L, const int8_t *in, const int32_t *lab, int
     return NITI_OK;
 }
 
-niti_status evaluate(loop *L, int64_t *correct, int64_t *total, double *loss)
+/* Evaluation of the test set (limit: --test-limit) or the validation set (limit 0: all). */
+niti_status evaluate(loop *L, const niti_dataset *d, int limit, int64_t *correct, int64_t *total,
+                     double *loss)
 {
-    int batch = L->r->rs.batch, limit = L->r->rs.test_limit;
-    if (L->net) return niti_evaluate(L->net, &L->test, L->tables, batch, limit, correct, total, NULL, loss);
-    return niti_f32_evaluate(L->fnet, &L->test, L->tables, batch, limit, correct, total, NULL,
-                             loss);
+    int batch = L->r->rs.batch;
+    if (L->net) return niti_evaluate(L->net, d, L->tables, batch, limit, correct, total, NULL, loss);
+    return niti_f32_evaluate(L->fnet, d, L->tables, batch, limit, correct, total, NULL, loss);
 }
 
 static int save_ckpt(loop *L, const niti_run_state *rs, int quiet)
@@ -151,6 +152,9 @@ void log_start(loop *L)
         fprintf(L->logf, ",\"save\":");
         cli_json_str(L->logf, rs->save);
     }
+    char aug[NITI_AUGMENT_TEXT];
+    niti_augment_format(r->aug, aug, sizeof aug);
+    fprintf(L->logf, ",\"augment\":\"%s\",\"val\":%d", aug, rs->val);
     fprintf(L->logf, ",\"resumed_at_step\":%u}\n", rs->step);
     fflush(L->logf);
 }
@@ -192,12 +196,15 @@ int same_run_everywhere(loop *L)
     uint64_t h[3], init = UINT64_C(0xcbf29ce484222325);
     h[0] = fnv_str(init, r->model->canonical);
     h[0] = fnv_str(h[0], rs->precision), h[0] = fnv_str(h[0], rs->mu);
+    h[0] = fnv_str(h[0], rs->augment);
     long long v[] = {rs->cfg.rule, rs->cfg.act_round, rs->cfg.err_round, (long long)rs->cfg.seed,
                      rs->cfg.weight_decay, rs->cfg.master16, rs->batch, rs->epochs,
                      rs->train_limit, rs->test_limit, rs->eval_every, r->max_steps, rs->epoch,
-                     rs->step, rs->batch_pos, L->ntrain, L->steps_per_epoch};
+                     rs->step, rs->batch_pos, L->ntrain, L->steps_per_epoch, rs->val,
+                     r->aug.pad, r->aug.flip};
     for (size_t i = 0; i < sizeof v / sizeof *v; i++) h[0] = fnv_int(h[0], v[i]);
     h[1] = fnv_dataset(fnv_dataset(fnv_str(init, rs->dataset), &L->train), &L->test);
+    if (rs->val > 0) h[1] = fnv_dataset(h[1], &L->val);
     h[2] = init;
     for (int l = 0; l < r->model->n_layers; l++) {
         if (!niti_layer_has_weights(&r->model->layers[l])) continue;
@@ -226,8 +233,8 @@ int same_run_everywhere(loop *L)
         return 0;
     }
     static const char *const what[3] = {
-        "model or options (--model, --batch, --seed, --mu, --rule, limits, the checkpoint's "
-        "position)", "dataset (the files under --data)", "starting weights (--resume / --init "
+        "model or options (--model, --batch, --seed, --mu, --rule, limits, --augment, --val, "
+        "the checkpoint's position)", "dataset (the files under --data)", "starting weights (--resume / --init "
         "checkpoint)"};
     /* every rank knows the verdict; rank 0 names each difference, and no rank ends the job
      * before it has (the barrier) */
@@ -302,7 +309,8 @@ int run_loop(loop *L)
     double t_start = now_s();
     double last_acc = -1;
     int64_t last_correct = 0, last_total = 0;
-    niti_augment augment = niti_augment_default(r->did);
+    double last_val_acc = -1;
+    int64_t last_val_correct = 0, last_val_total = 0;
     /* Several processes stop together: whether any was interrupted is agreed before each step
      * (stop); one process reads the flag itself. */
     int R = world->size, stop = 0;
@@ -340,7 +348,7 @@ int run_loop(loop *L)
             /* this process's slice of the batch (all of it in one process); the labels of all */
             int first = 0, mine = cnt;
             niti_batch_slice(cnt, world->rank, R, &first, &mine);
-            niti_make_batch_at(&L->train, idx + first, mine, first, L->tables, augment,
+            niti_make_batch_at(&L->train, idx + first, mine, first, L->tables, r->aug,
                                rs->cfg.seed, rs->step, in, NULL);
             for (int i = 0; i < cnt; i++) lab[i] = L->train.labels[idx[i]];
             double l, t_step = now_s(), c_step = cpu_s();
@@ -412,20 +420,32 @@ int run_loop(loop *L)
         }
         int every = rs->eval_every ? rs->eval_every : 1;
         int do_eval = rs->epoch + 1 == rs->epochs || (every > 0 && (rs->epoch + 1) % every == 0);
-        double test_loss = 0;
+        double test_loss = 0, val_loss = 0;
         if (do_eval) {
-            if (evaluate(L, &last_correct, &last_total, &test_loss) != NITI_OK) {
+            if (evaluate(L, &L->test, rs->test_limit, &last_correct, &last_total, &test_loss) !=
+                NITI_OK) {
                 cli_error("evaluation: %s", niti_last_error());
                 rc = 1;
                 goto out_sig;
             }
             last_acc = (double)last_correct / last_total;
+            if (rs->val > 0) {
+                if (evaluate(L, &L->val, 0, &last_val_correct, &last_val_total, &val_loss) !=
+                    NITI_OK) {
+                    cli_error("evaluation of the validation set: %s", niti_last_error());
+                    rc = 1;
+                    goto out_sig;
+                }
+                last_val_acc = (double)last_val_correct / last_val_total;
+            }
         }
         double train_loss = ep_seen ? loss_sum / ep_seen : 0,
                train_acc = ep_seen ? (double)ep_correct / ep_seen : 0;
         printf("epoch %d/%d: train loss %.4f acc %.2f%%", rs->epoch + 1, rs->epochs, train_loss,
                100 * train_acc);
         if (do_eval) printf(" | test loss %.4f acc %.2f%%", test_loss / last_total, 100 * last_acc);
+        if (do_eval && rs->val > 0)
+            printf(" | val loss %.4f acc %.2f%%", val_loss / last_val_total, 100 * last_val_acc);
         double ep_ips = (ep_seen - ep_seen0) / ep_time;
         printf(" | %.0f img/s, %.1f s\n", ep_ips, ep_time);
         fflush(stdout);
@@ -438,6 +458,9 @@ int run_loop(loop *L)
             if (do_eval)
                 fprintf(L->logf, ",\"test_loss\":%.6f,\"test_acc\":%.6f", test_loss / last_total,
                         last_acc);
+            if (do_eval && rs->val > 0)
+                fprintf(L->logf, ",\"val_loss\":%.6f,\"val_acc\":%.6f", val_loss / last_val_total,
+                        last_val_acc);
             fprintf(L->logf, ",\"img_per_s\":%.1f,\"wall_s\":%.3f", ep_ips,
                     now_s() - t_start);
             if (!r->fp32) {
@@ -499,21 +522,37 @@ int run_loop(loop *L)
     }
     double wall = now_s() - t_start;
     if (last_acc < 0) {
-        if (evaluate(L, &last_correct, &last_total, &(double){0}) != NITI_OK) {
+        if (evaluate(L, &L->test, rs->test_limit, &last_correct, &last_total, &(double){0}) !=
+            NITI_OK) {
             cli_error("evaluation: %s", niti_last_error());
             rc = 1;
             goto out_sig;
         }
         last_acc = (double)last_correct / last_total;
     }
-    printf("test accuracy: %.2f%% (%lld/%lld) — %s, %s, %s, %d epoch(s), %.1f s on %s\n",
-           100 * last_acc, (long long)last_correct, (long long)last_total,
+    if (rs->val > 0 && last_val_acc < 0) {
+        if (evaluate(L, &L->val, 0, &last_val_correct, &last_val_total, &(double){0}) !=
+            NITI_OK) {
+            cli_error("evaluation of the validation set: %s", niti_last_error());
+            rc = 1;
+            goto out_sig;
+        }
+        last_val_acc = (double)last_val_correct / last_val_total;
+    }
+    char val_text[96] = "";
+    if (rs->val > 0)
+        snprintf(val_text, sizeof val_text, ", validation accuracy: %.2f%% (%lld/%lld)",
+                 100 * last_val_acc, (long long)last_val_correct, (long long)last_val_total);
+    printf("test accuracy: %.2f%% (%lld/%lld)%s — %s, %s, %s, %d epoch(s), %.1f s on %s\n",
+           100 * last_acc, (long long)last_correct, (long long)last_total, val_text,
            r->model->name ? r->model->name : "custom", rs->dataset, rs->precision, rs->epochs,
            wall, L->device_name);
     if (L->logf) {
         log_head(L, "end");
-        fprintf(L->logf, ",\"epochs\":%d,\"step\":%u,\"test_acc\":%.6f,\"wall_s\":%.3f}\n",
-                rs->epochs, rs->step, last_acc, wall);
+        fprintf(L->logf, ",\"epochs\":%d,\"step\":%u,\"test_acc\":%.6f", rs->epochs, rs->step,
+                last_acc);
+        if (rs->val > 0) fprintf(L->logf, ",\"val_acc\":%.6f", last_val_acc);
+        fprintf(L->logf, ",\"wall_s\":%.3f}\n", wall);
         fflush(L->logf);
     }
 out_sig:

@@ -81,6 +81,8 @@ int settle_new(run *r, const niti_run_state *init_rs, niti_model_spec *init_mode
     else default_label(r);
     if (r->o.run_id) snprintf(rs->run_id, sizeof rs->run_id, "%s", r->o.run_id);
     else cli_new_run_id(rs->run_id, sizeof rs->run_id);
+    if (g->has_augment) snprintf(rs->augment, sizeof rs->augment, "%s", g->augment);
+    rs->val = g->val > 0 ? (int)g->val : 0;
     return 1;
 }
 
@@ -144,6 +146,27 @@ int settle_resume(run *r, const niti_run_state *ck, niti_model_spec *ck_model)
         if (niti_mu_parse(c->mu, &s) == NITI_OK) niti_mu_format(&s, canon, sizeof canon);
         if (strcmp(canon, g->mu)) add_diff(&d, "--mu %s (the run's: %s)", g->mu, c->mu);
     }
+    if (g->has_augment) {
+        /* compared as modes: "" in the run is its dataset's default */
+        niti_dataset_id ck_did;
+        niti_augment want, was;
+        char was_text[NITI_AUGMENT_TEXT] = "?";
+        if (niti_dataset_parse_name(c->dataset[0] ? c->dataset : (ck_model->in_c == 3
+                                                                      ? "cifar10"
+                                                                      : "fashion-mnist"),
+                                    &ck_did) == NITI_OK &&
+            niti_augment_parse(g->augment, &want) == NITI_OK) {
+            was = niti_augment_default(ck_did);
+            if (!c->augment[0] || niti_augment_parse(c->augment, &was) == NITI_OK)
+                niti_augment_format(was, was_text, sizeof was_text);
+        }
+        niti_clear_error();
+        if (strcmp(was_text, g->augment))
+            add_diff(&d, "--augment %s (the run's: %s%s)", g->augment, was_text,
+                     c->augment[0] ? "" : ", its dataset's default");
+    }
+    if (g->val >= 0 && g->val != c->val)
+        add_diff(&d, "--val %lld (the run's: %d)", g->val, c->val);
     if (g->master16 == 1 && !c->cfg.master16)
         add_diff(&d, "--master-weights 16 (the run has no master weights)");
     if (o->weight_decay && !c->cfg.weight_decay)
@@ -289,6 +312,36 @@ int settle_data(run *r)
         note("reading %s from %s (%s); the run used %s\n", r->rs.dataset,
                 train_dir, r->data_from, r->rs.data);
     snprintf(r->rs.data, sizeof r->rs.data, "%s", train_dir);
+    return 1;
+}
+
+/* The run's augmentation against its dataset (a flip is refused for MNIST), before any work. */
+int check_augment(run *r)
+{
+    if (niti_augment_resolve(r->rs.augment, r->did, &r->aug) != NITI_OK) {
+        cli_error("%s%s", r->o.augment ? "--augment: " : "", niti_last_error());
+        return 0;
+    }
+    return 1;
+}
+
+/* --val N: the last N images of the training set, held out once it is loaded (its size is
+ * known only then); refused when nothing would be left to train on. */
+int split_val(loop *L)
+{
+    run *r = L->r;
+    int n = L->train.n, v = r->rs.val;
+    if (v <= 0) return 1;
+    if (v >= n) {
+        cli_error("--val %d: the %s training set in %s has %d images, so at most %d can be held "
+                  "out for validation (at least one must be left to train on)",
+                  v, r->rs.dataset, L->train.source, n, n - 1);
+        return 0;
+    }
+    if (niti_dataset_split_tail(&L->train, v, &L->val) != NITI_OK) {
+        cli_error("--val %d: %s", v, niti_last_error());
+        return 0;
+    }
     return 1;
 }
 
