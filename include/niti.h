@@ -214,6 +214,11 @@ niti_status niti_devices_list(niti_device_desc *out, int max, int *count);
 /* ---- models */
 const char *niti_model_name(const niti_model_spec *m); /* preset name, or "custom" */
 const char *niti_model_text(const niti_model_spec *m); /* canonical spec text */
+/* The training defaults of `niti train` and Python's fit for model m: its preset's (lenet and
+ * other 28x28 specs that are not presets: batch 64, 5 epochs, mu "4,3:3,4:2"; the vgg presets:
+ * batch 256, 200 epochs, mu "5,100:4,150:3"). mu is written like snprintf into mu[mu_size]. */
+void niti_model_train_defaults(const niti_model_spec *m, int *batch, int *epochs, char *mu,
+                               size_t mu_size);
 void niti_model_input_shape(const niti_model_spec *m, int *h, int *w, int *c);
 int niti_model_layer_count(const niti_model_spec *m);
 /* Layer `layer` in spec notation ("conv 20 k5 p0") written to buf like snprintf; -1 for a bad

@@ -143,6 +143,7 @@ static void test_presets(void)
         {"vgg-small-7", 32, 3, 18, 8192, 4656512, 607600640, 1},
         {"vgg-small-8", 32, 3, 20, 8192, 4803968, 758595584, 1},
         {"vgg-small-9", 32, 3, 22, 8192, 5393792, 909590528, 1},
+        {"vgg-small-28", 28, 1, 18, 2304, 1166400, 116080128, 1},
         {"vgg9", 32, 3, 17, 512, 3914432, 67834880, 0},
         {"vgg11", 32, 3, 23, 512, 9222848, 152769536, 0},
         {"vgg13", 32, 3, 27, 512, 9407168, 228267008, 0},
@@ -192,6 +193,31 @@ static void test_presets(void)
     }
     CHECK(niti_model_preset_text("nope") == NULL);
     CHECK(niti_model_preset_text(NULL) == NULL);
+    /* training defaults: per preset, and lenet's for a spec that is no preset */
+    static const struct {
+        const char *arg;
+        int batch, epochs;
+        const char *mu;
+    } dw[] = {{"lenet", 64, 5, "4,3:3,4:2"},
+              {"vgg-small-7", 256, 200, "5,100:4,150:3"},
+              {"vgg16", 256, 200, "5,100:4,150:3"},
+              {"vgg-small-28", 256, 40, "5,20:4,30:3"},
+              {"input 28x28x1; flatten; linear 10", 64, 5, "4,3:3,4:2"}};
+    for (size_t i = 0; i < sizeof dw / sizeof *dw; i++) {
+        niti_model_spec *m = NULL;
+        CHECK_EQ(niti_model_from_arg(dw[i].arg, &m), NITI_OK);
+        if (!m) continue;
+        int b = -1, e = -1;
+        char mu[8]; /* too small for the VGG schedules: truncated like snprintf */
+        char full[64];
+        niti_model_train_defaults(m, &b, &e, full, sizeof full);
+        CHECK_EQ(b, dw[i].batch);
+        CHECK_EQ(e, dw[i].epochs);
+        CHECK(!strcmp(full, dw[i].mu));
+        niti_model_train_defaults(m, NULL, NULL, mu, sizeof mu);
+        CHECK(!strncmp(mu, dw[i].mu, sizeof mu - 1) && strlen(mu) < sizeof mu);
+        niti_model_free(m);
+    }
 }
 
 /* The layer lists of the golden `net` cases (shared/golden/README.md). */

@@ -10,9 +10,9 @@ import sys
 import niti
 
 data = sys.argv[1] if len(sys.argv) > 1 else None
-epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+epochs = int(sys.argv[2]) if len(sys.argv) > 2 else None  # None: LeNet's default, 5
 
-net = niti.Net("lenet", seed=1)  # batch 64, mu 0, rule niti21: the CLI's defaults
+net = niti.Net("lenet", seed=1)  # batch 64, mu 4,3:3,4:2, rule niti21: the CLI's defaults
 print("training LeNet on", net.device)
 report = lambda epoch, m: print("epoch %d: train loss %.4f, train accuracy %.2f%%"
                                 % (epoch, m["train_loss"], 100 * m["train_acc"]))

@@ -96,6 +96,7 @@ _SIGNATURES = {
     "niti_model_params": (c_int64, [_p]),
     "niti_model_name": (c_char_p, [_p]),
     "niti_model_text": (c_char_p, [_p]),
+    "niti_model_train_defaults": (None, [_p, POINTER(c_int), POINTER(c_int), c_char_p, c_size_t]),
     "niti_model_input_shape": (None, [_p, POINTER(c_int), POINTER(c_int), POINTER(c_int)]),
     "niti_model_layer_count": (c_int, [_p]),
     "niti_model_layer_text": (c_int, [_p, c_int, c_char_p, c_size_t]),

@@ -151,11 +151,12 @@ class Net:
     model: a preset name ("lenet", "vgg-small-7", ...; see ``niti info --list``), a spec file,
     or spec text ("input 28x28x1; conv 20 k5 p0; relu; ..."). device: "ref" (plain C), "cpu",
     "gpu", "P:D" or a device-name substring; None: ``$NITI_DEVICE``, else the first GPU, the
-    first CPU, then ref. batch: the largest batch (and fit's batch size); None: 64, VGG presets
-    256. seed: initialisation, data order, augmentation, dropout and the loss's stochastic
+    first CPU, then ref. batch: the largest batch (and fit's batch size); None: the model's
+    default (``niti info --list``). seed: initialisation, data order, augmentation, dropout and the loss's stochastic
     rounding. rule: "niti21" or "niti20"; act_round, err_round: "round" or "psr" (niti20:
-    always psr). mu: the gradient bit-width schedule, an int or "5,100:4,150:3"; None: 0, VGG
-    presets "5,100:4,150:3". weight_decay, master_weights (None or 16): the contract's options.
+    always psr). mu: the gradient bit-width schedule, an int or "5,100:4,150:3"; None: the
+    model's default (``niti info --list``: lenet "4,3:3,4:2", the authors' VGG presets
+    "5,100:4,150:3"). weight_decay, master_weights (None or 16): the contract's options.
     The same settings as ``niti train``'s options of the same names give the same bits.
 
     The weights are Xavier-initialised from ``seed`` (Philox stream 5) like the CLI. A Net may
@@ -189,11 +190,12 @@ class Net:
         check(L.niti_model_from_arg(model.encode(), byref(spec)))
         be = None
         try:
-            vgg = L.niti_model_name(spec).decode().startswith("vgg")
+            def_batch, def_epochs, def_mu = c_int(), c_int(), create_string_buffer(256)
+            L.niti_model_train_defaults(spec, byref(def_batch), byref(def_epochs), def_mu, 256)
             if batch is None:
-                batch = 256 if vgg else 64
+                batch = def_batch.value
             if mu_text is None:
-                mu_text = "5,100:4,150:3" if vgg else "0"
+                mu_text = def_mu.value.decode()
             _mu_at(mu_text, 0)  # refuses a malformed schedule before the device is opened
             cfg = TrainCfg()
             L.niti_train_cfg_default(byref(cfg))
@@ -219,6 +221,7 @@ class Net:
         info.batch = batch
         info.device_spec = dev_spec.encode()
         self._setup(be, net, info)
+        self._default_epochs = def_epochs.value
         try:
             check(L.niti_net_init_xavier(net, seed))
         except BaseException:
@@ -231,6 +234,7 @@ class Net:
         L = _lib.lib()
         self._L = L
         self._be, self._net = be, net
+        self._default_epochs = 1  # a new Net's: its model's (niti_model_train_defaults)
         self._lock = threading.RLock()
         self._cfg = TrainCfg()
         self._cfg.rule, self._cfg.act_round = info.cfg.rule, info.cfg.act_round
@@ -697,7 +701,8 @@ class Net:
         run's (after ``Net.resume``), else fashion-mnist for 1-channel and cifar10 for
         3-channel models. data: the dataset folder (as ``--data``; None: ``$NITI_DATA``, else
         the run's folder, else ./data). epochs: the epoch to train up to, counted from the start
-        of the run, as ``--epochs`` (None: the run's number after ``resume``, else 1).
+        of the run, as ``--epochs`` (None: the run's number after ``resume``, else the model's
+        default, as ``niti info --list`` shows: lenet 5).
         train_limit / test_limit: only the first N images of each epoch's order / of the test
         set. log: a file to append JSON Lines records to (start, epoch, stop, end). callback(
         epoch, metrics): called after each epoch with the number of epochs done and the epoch's
@@ -769,7 +774,7 @@ class Net:
                     self._run_id, "this differs" if len(diffs) == 1 else "these differ",
                     "; ".join(diffs)))
         if epochs is None:
-            epochs = self._epochs if self._epochs > 0 else 1
+            epochs = self._epochs if self._epochs > 0 else self._default_epochs
         epochs = _int(epochs, "epochs", 1, 1 << 24)
         if self._epoch >= epochs and self._batch_pos == 0:
             raise ArgumentError("the run has finished its %d epoch%s; give epochs=N with N > %d "

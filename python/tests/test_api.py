@@ -52,7 +52,7 @@ def test_net_properties():
                                                                          "round", "2")
     assert net.step == 0 and net.epoch == 0 and net.device.startswith("ref")
     lenet = niti.Net("lenet", device="ref")
-    assert lenet.batch == 64 and lenet.mu == "0" and lenet.model_name == "lenet"
+    assert lenet.batch == 64 and lenet.mu == "4,3:3,4:2" and lenet.model_name == "lenet"
     vgg = niti.Net("vgg-small-7", device="ref", batch=2)
     assert vgg.mu == "5,100:4,150:3" and vgg.input_shape == (32, 32, 3)
     n20 = niti.Net(TINY, device="ref", rule="niti20")

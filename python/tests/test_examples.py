@@ -29,6 +29,6 @@ def test_own_data(tmp_path):
 
 def test_train_mnist(tmp_path):
     need_dataset("mnist")
-    out = run_example("train_mnist.py", [DATA], tmp_path, "cpu")
+    out = run_example("train_mnist.py", [DATA, "1"], tmp_path, "cpu")  # 1 epoch: quick
     m = re.search(r"test accuracy: ([0-9.]+)% \((\d+)/10000\)", out)
     assert m and float(m.group(1)) > 90, out

@@ -48,10 +48,15 @@ static void list_presets(void)
     for (int i = 0; names[i]; i++) {
         niti_model_spec *m = NULL;
         const char *d = niti_model_preset_description(names[i]);
-        if (niti_model_parse(niti_model_preset_text(names[i]), &m) == NITI_OK) {
+        if (niti_model_from_arg(names[i], &m) == NITI_OK) {
+            int batch, epochs;
+            char mu[64];
+            niti_model_train_defaults(m, &batch, &epochs, mu, sizeof mu);
             printf("  %-12s %9.2f M weights  %8.1f M MACs  %s\n", names[i],
                    (double)niti_model_params(m) / 1e6, (double)niti_model_macs(m) / 1e6,
                    d ? d : "");
+            printf("  %-12s niti train defaults: batch %d, %d epochs, mu %s\n", "", batch, epochs,
+                   mu);
             niti_model_free(m);
         } else {
             printf("  %-12s %s\n", names[i], d ? d : "");

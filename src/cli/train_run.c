@@ -47,11 +47,13 @@ int settle_new(run *r, const niti_run_state *init_rs, niti_model_spec *init_mode
                   r->fp32 ? "drop --precision fp32" : "add --precision fp32");
         return 0;
     }
-    int vgg = is_vgg(r->model);
-    rs->batch = g->batch > 0 ? (int)g->batch : vgg ? 256 : 64;
-    rs->epochs = g->epochs > 0 ? (int)g->epochs : vgg ? 200 : 1;
+    int def_batch, def_epochs;
+    char def_mu[sizeof rs->mu];
+    niti_model_train_defaults(r->model, &def_batch, &def_epochs, def_mu, sizeof def_mu);
+    rs->batch = g->batch > 0 ? (int)g->batch : def_batch;
+    rs->epochs = g->epochs > 0 ? (int)g->epochs : def_epochs;
     if (g->has_seed) rs->cfg.seed = g->seed;
-    snprintf(rs->mu, sizeof rs->mu, "%s", g->has_mu ? g->mu : vgg ? "5,100:4,150:3" : "0");
+    snprintf(rs->mu, sizeof rs->mu, "%s", g->has_mu ? g->mu : def_mu);
     if (g->rule >= 0) rs->cfg.rule = (niti_rule)g->rule;
     if (g->act_round >= 0) rs->cfg.act_round = (niti_rounding)g->act_round;
     if (g->err_round >= 0) rs->cfg.err_round = (niti_rounding)g->err_round;
@@ -60,6 +62,7 @@ int settle_new(run *r, const niti_run_state *init_rs, niti_model_spec *init_mode
     rs->cfg.master16 = g->master16 == 1;
     snprintf(rs->precision, sizeof rs->precision, "%s", r->fp32 ? "fp32" : "int8");
     if (r->fp32) {
+        int vgg = is_vgg(r->model);
         rs->lr = g->has_lr ? g->lr : 0.01f;
         rs->momentum = g->has_momentum ? g->momentum : vgg ? 0.9f : 0.5f;
         rs->weight_decay = g->has_wd ? g->wd : vgg ? 5e-4f : 0.0f;

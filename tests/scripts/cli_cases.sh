@@ -81,7 +81,7 @@ not_ckpt) # (6) files that are not checkpoints say so
   refused "eval empty" "empty\.st is not a niti checkpoint \(the file is empty\)" $n eval empty.st
   ;;
 info) # (7) niti info CKPT: the layer table and the run's settings
-  $n train $small --dataset mnist --data D --batch 8 --seed 9 --mu 2 --rule niti20 --save ck.st --log run.jsonl --run-id I7 --quiet >/dev/null
+  $n train $small --dataset mnist --data D --batch 8 --seed 9 --mu 2 --rule niti20 --epochs 1 --save ck.st --log run.jsonl --run-id I7 --quiet >/dev/null
   run_out $n info ck.st
   show info
   [ "$rc" -eq 0 ] || fail "info exit status $rc"
@@ -130,7 +130,7 @@ early_checks) # (10) checks before the dataset is loaded; a preset is suggested 
   refused log_dir "cannot open the log file /nonexistent/x\.jsonl" $n train $small --dataset mnist --data D --log /nonexistent/x.jsonl
   ;;
 eta) # (11) no rate or ETA from the first batches, which pay for one-time work
-  run_out $n train --device ref --dataset mnist --data D --model lin.spec --train-limit 96 --test-limit 16 --batch 8
+  run_out $n train --device ref --dataset mnist --data D --model lin.spec --train-limit 96 --test-limit 16 --batch 8 --epochs 1
   show eta
   first=$(printf '%s\n' "$out" | grep -m1 "^epoch 1/1: ")
   printf '%s\n' "$first" | grep -q "\.\.\. img/s ETA --:--" || fail "the first progress line shows a rate: $first"

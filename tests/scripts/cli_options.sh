@@ -56,7 +56,7 @@ resume)
   printf '%s\n' "$out" | grep -q "^epoch 2/2: .*img/s ETA" && fail "quiet: progress was shown"
   # the run's settings: equal values are accepted, different ones refused by name
   for opt in "--model lin.spec" "--dataset mnist" "--batch 16" "--seed 5" "--precision int8" \
-             "--rule niti21" "--act-round round" "--err-round round" "--mu 0" "--label L" "--run-id R"; do
+             "--rule niti21" "--act-round round" "--err-round round" "--mu 4,3:3,4:2" "--label L" "--run-id R"; do
     reset; honoured "same ${opt%% *}" "test accuracy" $R $opt
   done
   reset; refused model "--model 'input 28x28x1; flatten; linear 12'" $R --model lin12.spec
@@ -67,7 +67,7 @@ resume)
   reset; refused rule "--rule niti20 \(the run's: niti21\)" $R --rule niti20
   reset; refused act_round "--act-round psr \(the run's: round\)" $R --act-round psr
   reset; refused err_round "--err-round psr \(the run's: round\)" $R --err-round psr
-  reset; refused mu "--mu 2 \(the run's: 0\)" $R --mu 2
+  reset; refused mu "--mu 2 \(the run's: 4,3:3,4:2\)" $R --mu 2
   reset; refused weight_decay "--weight-decay \(the run has no weight decay\)" $R --weight-decay
   reset; refused master "--master-weights 16 \(the run has no master weights\)" $R --master-weights 16
   reset; refused label "--label 'M' \(the run's: 'L'\)" $R --label M
@@ -82,7 +82,7 @@ resume)
   ;;
 init)
   $n train $base --epochs 1 --seed 5 --save ck.st --quiet >/dev/null
-  I="$n train --init ck.st --device ref --data D --train-limit 32 --test-limit 16 --log run.jsonl"
+  I="$n train --init ck.st --device ref --data D --train-limit 32 --test-limit 16 --epochs 1 --log run.jsonl"
   honoured alone "training custom on mnist .*starting from the weights in ck\.st" $I
   grep '"event":"start"' run.jsonl | tail -n 1 | grep -q '"spec":"input 28x28x1; flatten; linear 10"' || fail "alone: model not taken from the checkpoint"
   honoured model_same "log:\"spec\":\"input 28x28x1; flatten; linear 10\"" $I --model lin.spec
