@@ -17,11 +17,7 @@
 set -eu
 niti=$1 work=$2 case=$3 same_py=$4
 . "$(dirname "$0")/cli_lib.sh"
-rm -rf "$work"; mkdir -p "$work"; cd "$work"
-unset NITI_DATA NITI_DEVICE NITI_GEMM NITI_DOT_EMULATE
-make_data D
-printf 'input 28x28x1; flatten; linear 10\n' >lin.spec
-printf 'input 32x32x3; flatten; linear 10\n' >lin32.spec
+cli_workdir "$work"
 n="$niti"
 fm="--device ref --model lin.spec --dataset fashion-mnist --data D --test-limit 16"
 mn="--device ref --model lin.spec --dataset mnist --data D --test-limit 16"

@@ -66,3 +66,13 @@ honoured() {
   esac
   echo "ok: $name honoured"
 }
+
+# A CLI test's work folder: made afresh and entered, the environment cleared, synthetic data in
+# D (make_data) and two specs, lin.spec (28x28x1) and lin32.spec (32x32x3).
+cli_workdir() {
+  rm -rf "$1"; mkdir -p "$1"; cd "$1"
+  unset NITI_DATA NITI_DEVICE NITI_GEMM NITI_DOT_EMULATE
+  make_data D
+  printf 'input 28x28x1; flatten; linear 10\n' >lin.spec
+  printf 'input 32x32x3; flatten; linear 10\n' >lin32.spec
+}
