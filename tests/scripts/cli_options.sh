@@ -67,7 +67,10 @@ resume)
   reset; refused rule "--rule niti20 \(the run's: niti21\)" $R --rule niti20
   reset; refused act_round "--act-round psr \(the run's: round\)" $R --act-round psr
   reset; refused err_round "--err-round psr \(the run's: round\)" $R --err-round psr
-  reset; refused mu "--mu 2 \(the run's: 4,3:3,4:2\)" $R --mu 2
+  reset; refused mu "--mu 2 \(the run's: 4,3:3,4:2; a new schedule must keep the mu of the 1 epoch trained so far, and it gives epoch 1 mu 2 instead of 4\)" $R --mu 2
+  # a new tail for the schedule: epoch 1 (in progress) keeps mu 4
+  reset; honoured mu_tail "--mu 4,1:2 replaces the run's 4,3:3,4:2 from epoch 2 on" $R --mu 4,1:2
+  $n info ck.st | grep -q "^mu:         4,1:2" || fail "mu_tail: the checkpoint does not hold the new schedule"
   reset; refused weight_decay "--weight-decay \(the run has no weight decay\)" $R --weight-decay
   reset; refused master "--master-weights 16 \(the run has no master weights\)" $R --master-weights 16
   reset; refused label "--label 'M' \(the run's: 'L'\)" $R --label M

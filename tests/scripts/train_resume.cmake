@@ -43,6 +43,22 @@ file(RENAME ${ck} ${WORK}/hint.st)
 run(${NITI} train ${common} --batch 32 --epochs 1 --seed 7 --save ${ck})
 run(${NITI} train --resume ${ck} --epochs 2 --quiet)
 file(RENAME ${ck} ${WORK}/ep.st)
+# a new mu tail given when resuming equals that schedule from the start
+run(${NITI} train ${common} --batch 32 --epochs 2 --seed 7 --mu 4,1:2 --save ${ck})
+file(RENAME ${ck} ${WORK}/tail_full.st)
+run(${NITI} train ${common} --batch 32 --epochs 1 --seed 7 --mu 4 --save ${ck})
+run(${NITI} train --resume ${ck} --epochs 2 --mu 4,1:2 --quiet)
+file(RENAME ${ck} ${WORK}/tail.st)
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/tail_full.st ${WORK}/tail.st
+                RESULT_VARIABLE diff)
+if(NOT diff EQUAL 0)
+  message(FATAL_ERROR "resuming with --mu 4,1:2 differs from a run with that schedule throughout")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/tail_full.st ${WORK}/full.st
+                RESULT_VARIABLE diff)
+if(diff EQUAL 0)
+  message(FATAL_ERROR "mu 4,1:2 gave the same checkpoint as the default schedule")
+endif()
 
 foreach(f mid hint ep)
   execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/full.st ${WORK}/${f}.st
