@@ -185,7 +185,7 @@ niti_status niti_checkpoint_load(const char *path, niti_backend *be, int max_bat
  * of any signature or struct here).
  * ========================================================================================== */
 
-#define NITI_BINDINGS_LEVEL 3
+#define NITI_BINDINGS_LEVEL 4
 
 /* Ok if the library was built with bindings level `level` and the caller's idea of the sizes of
  * niti_run_info and niti_device_desc is right; else NITI_ERR_UNSUPPORTED with a message that
@@ -251,12 +251,23 @@ niti_status niti_epoch_order(uint64_t seed, uint32_t epoch, int n, int32_t *perm
  * h x w x c, NHWC, c <= 3) quantised with tables, and their labels (labels may be NULL; then
  * labels_out is not written, and may be NULL too). augment: nonzero = random crop (pad 4) and
  * flip from Philox stream 4 keyed by seed and the global step t (mode crop4-flip: what `niti
- * train` does for CIFAR-10 by default; other --augment modes are not offered here).
+ * train` does for CIFAR-10 by default; niti_batch_make_mode takes any --augment mode).
  * NITI_ERR_INVALID for an index outside 0..n-1. inputs: count*h*w*c int8. */
 niti_status niti_batch_make(const uint8_t *pixels, const uint8_t *labels, int n, int h, int w,
                             int c, const int8_t tables[3][256], const int32_t *idx, int count,
                             int augment, uint64_t seed, uint32_t t, int8_t *inputs,
                             int32_t *labels_out);
+/* The training augmentation of dataset `name` for a --augment mode (issue #19): mode "" or NULL
+ * = the dataset's default; else "none", "cropP", "cropP-flip" or "flip" (P = 1..8), checked
+ * against the dataset (a flip is refused for MNIST). canonical (may be NULL): the mode's text,
+ * e.g. "crop4-flip", as checkpoints and logs store it. NITI_ERR_INVALID with the reason. */
+niti_status niti_augment_describe(const char *name, const char *mode, char canonical[16]);
+/* niti_batch_make with any --augment mode (text as niti_augment_describe's canonical, or
+ * "none"; NULL or "" = none), Philox stream 4 mapped as src/io/data.c documents. */
+niti_status niti_batch_make_mode(const uint8_t *pixels, const uint8_t *labels, int n, int h,
+                                 int w, int c, const int8_t tables[3][256], const int32_t *idx,
+                                 int count, const char *augment, uint64_t seed, uint32_t t,
+                                 int8_t *inputs, int32_t *labels_out);
 
 /* ---- training-loop helpers */
 /* The mu of epoch `epoch` (0-based) under a schedule ("5" or "5,100:4,150:3"); a malformed

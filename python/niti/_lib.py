@@ -22,7 +22,7 @@ from ctypes import (POINTER, c_char, c_char_p, c_double, c_int, c_int32, c_int64
                     c_uint32, c_uint64, c_void_p)
 
 #: The bindings level this package speaks (NITI_BINDINGS_LEVEL in include/niti.h).
-BINDINGS_LEVEL = 3
+BINDINGS_LEVEL = 4
 
 # niti_status values (include/niti.h).
 OK, ERR_INVALID, ERR_IO, ERR_FORMAT, ERR_NOMEM, ERR_DEVICE, ERR_UNSUPPORTED, ERR_RANGE, \
@@ -126,6 +126,9 @@ _SIGNATURES = {
     "niti_epoch_order": (_ST, [c_uint64, c_uint32, c_int, _p]),
     "niti_batch_make": (_ST, [_p, _p, c_int, c_int, c_int, c_int, _p, _p, c_int, c_int,
                               c_uint64, c_uint32, _p, _p]),
+    "niti_batch_make_mode": (_ST, [_p, _p, c_int, c_int, c_int, c_int, _p, _p, c_int,
+                                   c_char_p, c_uint64, c_uint32, _p, _p]),
+    "niti_augment_describe": (_ST, [c_char_p, c_char_p, _p]),
     "niti_mu_schedule_at": (_ST, [c_char_p, c_int, POINTER(c_int)]),
     "niti_logits_stats": (_ST, [_p, _p, c_int, c_int, c_int, POINTER(c_double),
                                 POINTER(c_int64)]),

@@ -692,9 +692,9 @@ class Net:
 
     def fit(self, dataset=None, data=None, epochs=None, train_limit=None, test_limit=None,
             log=None, callback=None, save=None, eval_every=None, max_steps=None, label=None,
-            run_id=None, verbose=False):
-        """Trains like ``niti train``: the same epoch loop, data order, augmentation (CIFAR-10),
-        mu schedule, global step, evaluation, checkpoints and JSON Lines log, so the same
+            run_id=None, verbose=False, augment=None, val=None):
+        """Trains like ``niti train``: the same epoch loop, data order, augmentation, validation
+        split, mu schedule, global step, evaluation, checkpoints and JSON Lines log, so the same
         options give byte-identical weights.
 
         dataset: "mnist", "fashion-mnist", "cifar10", or a ``niti.datasets.Dataset``; None: the
@@ -711,21 +711,23 @@ class Net:
         test set every N epochs (0: only at the end; None: the run's, else 1). max_steps: stop
         after global step N. label, run_id: the run's name and id in the log (None: the run's,
         else "int8 MODEL DATASET" and a new id). verbose: print the CLI's per-epoch lines.
+        augment: the training augmentation, as ``--augment`` ("none", "cropP", "cropP-flip",
+        "flip"; None: the run's, else the dataset's default, CIFAR-10 crop4-flip and none for
+        the others; ``niti.datasets.augment_mode``). val: hold out the last N training images
+        as a validation set, as ``--val`` (None: the run's, else 0); every evaluation then also
+        reports val_loss and val_acc.
 
         Arguments left at None continue the run as it was (after ``resume``: its dataset,
         folder, limits, eval_every, checkpoint and log paths, label, id); data, epochs, the
         limits, eval_every, save, log and max_steps may change, as with ``niti train --resume``;
-        another dataset, label or run id is refused. fit trains with the dataset's default
-        augmentation (``niti train`` without ``--augment``) and no validation set: a run that
-        ``niti train`` started with another ``--augment`` mode or with ``--val`` is refused
-        (ArgumentError; ``niti train --resume`` continues it).
+        another dataset, augmentation, validation split, label or run id is refused.
 
         Ctrl-C (SIGINT, when fit runs in the main thread) stops at the next batch boundary,
         saves the checkpoint (with ``save``) and raises KeyboardInterrupt; ``Net.resume`` then
         continues bit-identically. Returns a dict: test_acc, test_correct, test_total, epochs,
         step, wall_s, stopped (True if max_steps or the callback stopped the run early;
-        test_acc is then that of the last evaluation, or None) and history (the epoch
-        records)."""
+        test_acc is then that of the last evaluation, or None), val_acc (the last evaluation's,
+        None without val) and history (the epoch records)."""
         # ---- arguments, all checked before any work
         in_run = bool(self._run_id)
         if isinstance(dataset, datasets.Dataset):
@@ -737,23 +739,25 @@ class Net:
         else:
             raise ArgumentError("dataset must be a name or a niti.datasets.Dataset (got %s)"
                                 % type(dataset).__name__)
-        canon, tables, augment = datasets.describe(dname)
-        aug_mode = "crop4-flip" if augment else "none"  # the dataset's default (data.c)
-        if self._val > 0 or (self._augment and self._augment != aug_mode):
-            what = []
-            if self._augment and self._augment != aug_mode:
-                what.append("--augment %s (fit trains with %s's default, %s)"
-                            % (self._augment, canon, aug_mode))
-            if self._val > 0:
-                what.append("--val %d (fit holds out no validation set)" % self._val)
-            raise ArgumentError(
-                "this Net continues run %s, which `niti train` started with %s; fit does not "
-                "implement these options, so it cannot continue the run bit-identically: "
-                "continue it with `niti train --resume CHECKPOINT`, or start a new run with "
-                "niti.Net.load(checkpoint)" % (self._run_id or "(no id)", " and ".join(what)))
+        canon, tables, _ = datasets.describe(dname)
         diffs = []
         if in_run and self._dataset and canon != self._dataset:
             diffs.append("dataset %s (the run's: %s)" % (canon, self._dataset))
+        # the augmentation: "" in a run is its dataset's default (as niti train stores it)
+        run_aug = datasets.augment_mode(canon, self._augment) if in_run else None
+        aug_text = self._augment if in_run else ""
+        if augment is not None:
+            aug_mode = datasets.augment_mode(canon, augment)
+            if in_run and aug_mode != run_aug:
+                diffs.append("augment %s (the run's: %s)" % (aug_mode, run_aug))
+            aug_text = aug_mode
+        aug_mode = datasets.augment_mode(canon, aug_text)
+        if val is not None:
+            val = _int(val, "val", 0, 1 << 30)
+            if in_run and val != self._val:
+                diffs.append("val %d (the run's: %d)" % (val, self._val))
+        else:
+            val = self._val if in_run else 0
         if label is not None:
             _str(label, "label")
             _field(label, 256, "label")
@@ -814,13 +818,18 @@ class Net:
         # ---- data and files
         if ds is None:
             ds = datasets.load(canon, data)
+        if val >= ds.x_train.shape[0]:
+            raise ArgumentError("val=%d: the %s training set has %d images, so at most %d can "
+                                "be held out for validation (at least one must be left to train "
+                                "on)" % (val, canon, ds.x_train.shape[0],
+                                         ds.x_train.shape[0] - 1))
         if ds.image_shape != self._input_shape:
             raise ArgumentError("the model takes %dx%dx%d images but %s has %dx%dx%d"
                                 % (self._input_shape + (canon,) + ds.image_shape))
         if self._classes < ds.classes:
             raise ArgumentError("the model has %d outputs but %s has %d classes"
                                 % (self._classes, canon, ds.classes))
-        n_train = ds.x_train.shape[0]
+        n_train = ds.x_train.shape[0] - val  # the last val images validate (niti train --val)
         ntrain = min(train_limit, n_train) if train_limit else n_train
         n_test = min(test_limit, ds.x_test.shape[0]) if test_limit else ds.x_test.shape[0]
         steps_per_epoch = (ntrain + self._batch - 1) // self._batch
@@ -829,6 +838,10 @@ class Net:
                         "(different train_limit or dataset?)" % (self._batch_pos,
                                                                  steps_per_epoch))
         x_test, y_test = datasets.make_batch(canon, ds.x_test, ds.y_test, np.arange(n_test))
+        x_val = y_val = None
+        if val:
+            x_val, y_val = datasets.make_batch(canon, ds.x_train, ds.y_train,
+                                               np.arange(n_train, n_train + val))
         logf = open(log_path, "a", encoding="utf-8") if log_path else None
 
         with self._lock:
@@ -839,6 +852,7 @@ class Net:
             self._eval_every = eval_every if eval_every else 1
             self._save_path, self._log_path = save_path, log_path
             self._data = ds.folder or ""
+            self._augment, self._val = aug_text, val
             if label is not None:
                 self._label = label
             elif not self._label:
@@ -846,8 +860,9 @@ class Net:
             if not self._run_id:
                 self._run_id = run_id or _new_run_id()
             try:
-                return self._fit_loop(net, ds, canon, tables, augment, ntrain, steps_per_epoch,
-                                      x_test, y_test, logf, callback, max_steps, verbose)
+                return self._fit_loop(net, ds, canon, tables, aug_mode, n_train, ntrain,
+                                      steps_per_epoch, x_test, y_test, x_val, y_val, logf,
+                                      callback, max_steps, verbose)
             finally:
                 if logf:
                     logf.close()
@@ -866,8 +881,8 @@ class Net:
                  ',"save":%s' % _json_str(self._save_path) if self._save_path else "",
                  aug_mode, self._val, self._step))
 
-    def _fit_loop(self, net, ds, canon, tables, augment, ntrain, steps_per_epoch, x_test, y_test,
-                  logf, callback, max_steps, verbose):
+    def _fit_loop(self, net, ds, canon, tables, aug_mode, n_all, ntrain, steps_per_epoch, x_test,
+                  y_test, x_val, y_val, logf, callback, max_steps, verbose):
         L, batch = self._L, self._batch
         seed = int(self._cfg.seed)
         run = _json_str(self._run_id)
@@ -877,21 +892,23 @@ class Net:
                 logf.write(rec + "\n")
                 logf.flush()
 
-        self._log_start(write, canon, ds.folder or "", ntrain,
-                        "crop4-flip" if augment else "none")
+        self._log_start(write, canon, ds.folder or "", ntrain, aug_mode)
         interrupted = [False]
         old_handler = None
         if threading.current_thread() is threading.main_thread():
             def on_sigint(signum, frame):
                 interrupted[0] = True
             old_handler = signal.signal(signal.SIGINT, on_sigint)
-        pixels, labels8 = ds.x_train, ds.y_train
-        n_all, h, w, c = pixels.shape
+        # the first n_all training images train; the rest (val) only validate
+        pixels, labels8 = ds.x_train[:n_all], ds.y_train[:n_all]
+        h, w, c = pixels.shape[1:]
+        aug_c = aug_mode.encode()
         weight_layers = sorted(self._wshape)
         x = np.empty((batch, h, w, c), np.int8)
         y = np.empty(batch, np.int32)
         t_start = time.monotonic()
         last = None  # (correct, total) of the last evaluation
+        last_val = None  # validation accuracy of the last evaluation (val > 0)
         history = []
         stopped = None  # why the run stopped early
         try:
@@ -909,9 +926,9 @@ class Net:
                     start = self._batch_pos * batch
                     cnt = min(batch, ntrain - start)
                     idx = np.ascontiguousarray(perm[start:start + cnt])
-                    check(L.niti_batch_make(ptr(pixels), ptr(labels8), n_all, h, w, c,
-                                            ptr(tables), ptr(idx), cnt, 1 if augment else 0,
-                                            seed, self._step, ptr(x), ptr(y)))
+                    check(L.niti_batch_make_mode(ptr(pixels), ptr(labels8), n_all, h, w, c,
+                                                 ptr(tables), ptr(idx), cnt, aug_c, seed,
+                                                 self._step, ptr(x), ptr(y)))
                     try:
                         loss, ok = self._step_once(net, x[:cnt], y[:cnt], cnt, mu)
                     except Error as e:
@@ -947,6 +964,14 @@ class Net:
                     last = (r["correct"], r["total"])
                     rec["test_loss"] = r["loss_sum"] / r["total"]
                     rec["test_acc"] = r["correct"] / r["total"]
+                    if x_val is not None:
+                        try:
+                            r = self._evaluate(x_val, y_val, batch)
+                        except Error as e:
+                            raise Error("evaluation of the validation set: " + e.message,
+                                        e.status) from None
+                        rec["val_loss"] = r["loss_sum"] / r["total"]
+                        rec["val_acc"] = last_val = r["correct"] / r["total"]
                 rec["img_per_s"] = (seen - ep_seen0) / ep_time if ep_time > 0 else 0.0
                 rec["wall_s"] = time.monotonic() - t_start
                 rec["out_exp"] = out_exp
@@ -958,6 +983,9 @@ class Net:
                     if do_eval:
                         line += " | test loss %.4f acc %.2f%%" % (rec["test_loss"],
                                                                    100 * rec["test_acc"])
+                    if "val_acc" in rec:
+                        line += " | val loss %.4f acc %.2f%%" % (rec["val_loss"],
+                                                                  100 * rec["val_acc"])
                     print(line + " | %.0f img/s, %.1f s" % (rec["img_per_s"], ep_time),
                           flush=True)
                 r = ('{"event":"epoch","run":%s,"epoch":%d,"step":%d,"mu":%d,"train_loss":%.6f,'
@@ -966,6 +994,8 @@ class Net:
                 if do_eval:
                     r += ',"test_loss":%.6f,"test_acc":%.6f' % (rec["test_loss"],
                                                                 rec["test_acc"])
+                if "val_acc" in rec:
+                    r += ',"val_loss":%.6f,"val_acc":%.6f' % (rec["val_loss"], rec["val_acc"])
                 r += ',"img_per_s":%.1f,"wall_s":%.3f' % (rec["img_per_s"], rec["wall_s"])
                 r += ',"out_exp":%d,"shifts":{%s},"saturation":{%s}}' % (
                     out_exp, ",".join('"%s":%d' % kv for kv in shifts.items()),
@@ -1003,7 +1033,8 @@ class Net:
             return {"test_acc": last[0] / last[1] if last else None,
                     "test_correct": last[0] if last else None,
                     "test_total": last[1] if last else None, "epochs": self._epochs,
-                    "step": self._step, "wall_s": wall, "stopped": True, "history": history}
+                    "step": self._step, "wall_s": wall, "stopped": True, "history": history,
+                    "val_acc": last_val}
         if last is None:
             try:
                 r = self._evaluate(x_test, y_test, batch)
@@ -1019,4 +1050,4 @@ class Net:
               % (run, self._epochs, self._step, acc, wall))
         return {"test_acc": acc, "test_correct": last[0], "test_total": last[1],
                 "epochs": self._epochs, "step": self._step, "wall_s": wall, "stopped": False,
-                "history": history}
+                "history": history, "val_acc": last_val}

@@ -1,6 +1,6 @@
 """The datasets of ``niti train`` (MNIST, Fashion-MNIST, CIFAR-10) as NumPy arrays, and the
 pieces of its data pipeline: the epoch order, the input tables and batch assembly with
-CIFAR-10 augmentation. Everything goes through the same C code as the CLI, so the orders and
+the ``--augment`` modes. Everything goes through the same C code as the CLI, so the orders and
 the int8 batches are the CLI's, bit for bit.
 
 >>> ds = niti.datasets.load("mnist", data="../shared/data")
@@ -18,7 +18,7 @@ from . import _lib
 from ._lib import ArgumentError, check, ptr
 
 __all__ = ["Dataset", "NAMES", "load", "epoch_order", "make_batch", "quantize", "describe",
-           "tables"]
+           "augment_mode", "tables"]
 
 #: The dataset names ``load`` knows ("fashion_mnist" and "cifar-10" are accepted too).
 NAMES = ("mnist", "fashion-mnist", "cifar10")
@@ -92,6 +92,22 @@ def describe(name):
     return canon.value.decode(), tables, bool(aug.value)
 
 
+def augment_mode(name, mode=None):
+    """The canonical ``--augment`` mode (e.g. "crop4-flip", "none") that ``niti train`` uses on
+    dataset ``name`` for ``mode``: None or "" = the dataset's default (CIFAR-10 crop4-flip, the
+    others none); else "none", "cropP", "cropP-flip" or "flip" (P = 1..8). A mirror is refused
+    for MNIST (ArgumentError, with the reason); the Philox mapping is documented in
+    src/io/data.c."""
+    if mode is not None and not isinstance(mode, str):
+        raise ArgumentError("augment must be a mode text such as 'crop2-flip' (got %s)"
+                            % type(mode).__name__)
+    canon = ctypes.create_string_buffer(16)
+    st = _lib.lib().niti_augment_describe(_name_arg(name), (mode or "").encode(), canon)
+    if st != _lib.OK:
+        raise ArgumentError("augment %r for %s: %s" % (mode, name, _lib.last_error()))
+    return canon.value.decode()
+
+
 def tables(name):
     """The input tables (int8 [3,256]) of a dataset: see ``describe``."""
     return describe(name)[1]
@@ -159,10 +175,12 @@ def epoch_order(n, seed, epoch):
 def make_batch(name, images, labels, idx, augment=False, seed=1, step=0):
     """The int8 batch ``niti train`` builds from images ``idx`` of ``images`` (uint8
     [N,H,W,C]) and ``labels`` (integers, or None): returns (x int8 [len(idx),H,W,C], y int32
-    [len(idx)] or None). The pixels are quantised with the tables of dataset ``name``; with
-    ``augment`` (what the CLI does for CIFAR-10 training batches) each image is randomly
-    cropped (padding 4) and flipped, from Philox stream 4 keyed by ``seed`` and the global step
-    ``step``."""
+    [len(idx)] or None). The pixels are quantised with the tables of dataset ``name``.
+    augment: False or "none" (none), True (crop4-flip, what the CLI does for CIFAR-10 training
+    batches by default), or any ``--augment`` mode ("crop2", "crop2-flip", "flip", ...,
+    checked against the dataset as ``augment_mode`` does): each image is randomly cropped from
+    the padded image and/or mirrored, from Philox stream 4 keyed by ``seed`` and the global
+    step ``step``."""
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4:
         raise ArgumentError("images must be a uint8 array [N,H,W,C] (got %s)" % _desc(images))
     n, h, w, c = images.shape
@@ -188,9 +206,16 @@ def make_batch(name, images, labels, idx, augment=False, seed=1, step=0):
     tab = tables(name)
     x = np.empty((idx.size, h, w, c), np.int8)
     y = np.empty(idx.size, np.int32) if lab is not None else None
-    check(_lib.lib().niti_batch_make(ptr(images), ptr(lab) if lab is not None else None, n, h, w,
-                                     c, ptr(tab), ptr(idx), idx.size, 1 if augment else 0, seed,
-                                     step, ptr(x), ptr(y) if y is not None else None))
+    if isinstance(augment, str):
+        mode = augment_mode(name, augment)
+    elif isinstance(augment, (bool, np.bool_)):
+        mode = "crop4-flip" if augment else "none"
+    else:
+        raise ArgumentError("augment must be a bool or a mode text such as 'crop2-flip' (got %s)"
+                            % type(augment).__name__)
+    check(_lib.lib().niti_batch_make_mode(ptr(images), ptr(lab) if lab is not None else None, n,
+                                          h, w, c, ptr(tab), ptr(idx), idx.size, mode.encode(),
+                                          seed, step, ptr(x), ptr(y) if y is not None else None))
     return x, y
 
 

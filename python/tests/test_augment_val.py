@@ -1,7 +1,7 @@
-"""`niti train --augment` and `--val` (issue #19) seen from the package: checkpoints keep them
-(checkpoint_info, save), Net.fit, which implements neither, refuses to continue such a run
-instead of training it differently from the CLI, and a run with the default settings still
-continues bit-identically. Small synthetic Fashion-MNIST files on ref keep it fast."""
+"""`niti train --augment` and `--val` (issue #19) from the package: Net.fit takes augment= and
+val=, starts runs that equal the CLI's bit for bit, continues the CLI's runs with them, and
+refuses a different value for a run that has one. Small synthetic Fashion-MNIST and MNIST files
+on ref keep it fast."""
 import os
 import struct
 
@@ -42,45 +42,101 @@ def _cli_run(tmp_path, data, name, *extra):
     return ck
 
 
-@pytest.mark.parametrize("extra, what", [
-    (["--val", "16"], r"--val 16 \(fit holds out no validation set\)"),
-    (["--augment", "crop2"], r"--augment crop2 \(fit trains with fashion-mnist's default, none\)"),
-    (["--augment", "flip", "--val", "8"], r"--augment flip .* and --val 8"),
+def _idx_data(tmp_path, name):
+    d = tmp_path / "D" / name
+    d.mkdir(parents=True, exist_ok=True)
+    _idx(str(d), "train", 96, 1)
+    _idx(str(d), "t10k", 40, 2)
+    return str(tmp_path / "D")
+
+
+def _fit_run(tmp_path, data, name, **kw):
+    ck = tmp_path / name
+    net = niti.Net(LIN, device="ref", batch=16, seed=5)
+    r = net.fit("fashion-mnist", data=data, epochs=2, run_id="A", max_steps=3, save=ck, **kw)
+    assert r["stopped"] and net.step == 3
+    return net, ck, r
+
+
+@pytest.mark.parametrize("extra, kw", [
+    (["--val", "16"], {"val": 16}),
+    (["--augment", "crop2"], {"augment": "crop2"}),
+    (["--augment", "flip", "--val", "8"], {"augment": "flip", "val": 8}),
+    (["--augment", "crop3-flip"], {"augment": "crop3-flip"}),
+    (["--augment", "none"], {"augment": "none"}),  # fashion-mnist's default, named
 ])
-def test_fit_refuses_what_it_does_not_implement(tmp_path, data, extra, what):
-    ck = _cli_run(tmp_path, data, "ck.st", *extra)
-    info = niti.checkpoint_info(ck)
-    assert (info["augment"], info["val"]) == (
-        extra[extra.index("--augment") + 1] if "--augment" in extra else "",
-        int(extra[extra.index("--val") + 1]) if "--val" in extra else 0)
-    net = niti.Net.resume(ck, device="ref")
-    with pytest.raises(niti.ArgumentError, match=what) as e:
-        net.fit()
-    assert "niti train --resume" in str(e.value)
-    # refused before any work: nothing trained, nothing saved
-    assert net.step == 3
-    # a save keeps the run's options (the CLI continues it as it was)
-    net.save(tmp_path / "copy.st")
-    copy = niti.checkpoint_info(tmp_path / "copy.st")
-    assert (copy["augment"], copy["val"]) == (info["augment"], info["val"])
-    out = run_cli(["info", tmp_path / "copy.st"]).stdout
-    assert ("validation: the last %d" % info["val"] if info["val"] else "validation: none") in out
-    # Net.load starts a new run (like --init): the dataset's default, no validation set
-    fresh = niti.Net.load(ck, device="ref")
-    r = fresh.fit(data=data, epochs=1, test_limit=16)
-    assert r["step"] == 6
-
-
-def test_fit_continues_default_and_named_default(tmp_path, data):
-    """--augment none on fashion-mnist is its default: fit continues it, bit for bit as the
-    CLI does."""
-    ck = _cli_run(tmp_path, data, "ck.st", "--augment", "none")
-    assert niti.checkpoint_info(ck)["augment"] == "none"
-    cli = _cli_run(tmp_path, data, "cli.st", "--augment", "none")
-    run_cli(["train", "--resume", cli, "--quiet"])
-    net = niti.Net.resume(ck, device="ref")
-    net.fit()
+def test_fit_equals_cli(tmp_path, data, extra, kw):
+    """fit(augment=, val=) starts the run `niti train --augment --val` starts, and continues
+    the CLI's run of those options, both bit for bit."""
+    cli = _cli_run(tmp_path, data, "cli.st", *extra)
+    info = niti.checkpoint_info(cli)
+    assert (info["augment"], info["val"]) == (kw.get("augment", ""), kw.get("val", 0))
+    # a new run from fit, stopped at the same step: the same checkpoint
+    net, ck, r = _fit_run(tmp_path, data, "fit.st", **kw)
     assert_same_checkpoint(cli, ck)
+    if kw.get("val"):
+        assert r["val_acc"] is None  # stopped before any evaluation
+    # both continued to the end, one by the CLI, one by fit: still the same
+    run_cli(["train", "--resume", cli, "--quiet"])
+    log = tmp_path / "fit.jsonl"
+    r = net.fit(log=log)
+    assert_same_checkpoint(cli, ck)
+    recs = [l for l in open(log) if '"event":"epoch"' in l]
+    assert len(recs) == 2 and all(('"val_acc":' in l) == bool(kw.get("val")) for l in recs)
+    assert '"augment":"%s"' % niti.datasets.augment_mode("fashion-mnist", kw.get("augment")) \
+        in open(log).readline()
+    if kw.get("val"):
+        assert 0 <= r["val_acc"] <= 1 and r["history"][-1]["val_acc"] == r["val_acc"]
+    # the CLI's run, resumed by the package from the CLI's mid-run checkpoint
+    mid = _cli_run(tmp_path, data, "mid.st", *extra)
+    net2 = niti.Net.resume(mid, device="ref")
+    net2.fit()
+    assert_same_checkpoint(cli, mid)
+
+
+@pytest.mark.parametrize("extra, kw, what", [
+    (["--val", "16"], {"val": 8}, r"val 8 \(the run's: 16\)"),
+    ([], {"val": 8}, r"val 8 \(the run's: 0\)"),
+    (["--augment", "crop2"], {"augment": "flip"}, r"augment flip \(the run's: crop2\)"),
+    ([], {"augment": "crop2"}, r"augment crop2 \(the run's: none\)"),
+])
+def test_fit_refuses_other_values_for_a_run(tmp_path, data, extra, kw, what):
+    ck = _cli_run(tmp_path, data, "ck.st", *extra)
+    before = open(ck, "rb").read()
+    net = niti.Net.resume(ck, device="ref")
+    with pytest.raises(niti.ArgumentError, match=what):
+        net.fit(**kw)
+    assert net.step == 3 and open(ck, "rb").read() == before  # refused before any work
+    # the run's own values are accepted
+    same = {k: (niti.checkpoint_info(ck)[k] or None) if k == "augment" else
+            niti.checkpoint_info(ck)[k] for k in kw}
+    net.fit(**same)
+    assert net.epoch == 2
+
+
+def test_fit_checks_augment_and_val(tmp_path, data):
+    mnist = _idx_data(tmp_path, "mnist")
+    net = niti.Net(LIN, device="ref", batch=16)
+    with pytest.raises(niti.ArgumentError, match="mirror"):
+        net.fit("mnist", data=mnist, augment="crop2-flip")
+    with pytest.raises(niti.ArgumentError, match="augment 'crop9' for fashion-mnist"):
+        net.fit("fashion-mnist", data=data, augment="crop9")
+    with pytest.raises(niti.ArgumentError, match="augment must be a mode text"):
+        net.fit("fashion-mnist", data=data, augment=True)
+    with pytest.raises(niti.ArgumentError, match=r"val=96: .* at most 95 can be held out"):
+        net.fit("fashion-mnist", data=data, val=96)
+    with pytest.raises(niti.ArgumentError, match="val must be"):
+        net.fit("fashion-mnist", data=data, val=-1)
+    assert net.step == 0
+    # make_batch takes the modes too: crop2 moves pixels, none does not
+    ds = niti.datasets.load("fashion-mnist", data)
+    idx = np.arange(16)
+    plain, _ = niti.datasets.make_batch("fashion-mnist", ds.x_train, ds.y_train, idx)
+    same, _ = niti.datasets.make_batch("fashion-mnist", ds.x_train, ds.y_train, idx, "none")
+    crop, _ = niti.datasets.make_batch("fashion-mnist", ds.x_train, ds.y_train, idx, "crop2")
+    assert (plain == same).all() and (plain != crop).any()
+    with pytest.raises(niti.ArgumentError, match="mirror"):
+        niti.datasets.make_batch("mnist", ds.x_train, ds.y_train, idx, "flip")
 
 
 def test_bindings_struct_matches():

@@ -70,10 +70,10 @@ niti_status niti_epoch_order(uint64_t seed, uint32_t epoch, int n, int32_t *perm
     return NITI_OK;
 }
 
-niti_status niti_batch_make(const uint8_t *pixels, const uint8_t *labels, int n, int h, int w,
-                            int c, const int8_t tables[3][256], const int32_t *idx, int count,
-                            int augment, uint64_t seed, uint32_t t, int8_t *inputs,
-                            int32_t *labels_out)
+static niti_status batch_make(const uint8_t *pixels, const uint8_t *labels, int n, int h, int w,
+                              int c, const int8_t tables[3][256], const int32_t *idx, int count,
+                              niti_augment aug, uint64_t seed, uint32_t t, int8_t *inputs,
+                              int32_t *labels_out)
 {
     if (n < 0 || h < 1 || w < 1 || c < 1 || c > 3 || count < 0)
         return niti_fail(NITI_ERR_INVALID,
@@ -92,8 +92,39 @@ niti_status niti_batch_make(const uint8_t *pixels, const uint8_t *labels, int n,
     d.n = n, d.h = h, d.w = w, d.c = c;
     d.pixels = (uint8_t *)pixels; /* niti_make_batch only reads them */
     d.labels = (uint8_t *)labels;
+    niti_make_batch(&d, idx, count, tables, aug, seed, t, inputs, labels ? labels_out : NULL);
+    return NITI_OK;
+}
+
+niti_status niti_batch_make(const uint8_t *pixels, const uint8_t *labels, int n, int h, int w,
+                            int c, const int8_t tables[3][256], const int32_t *idx, int count,
+                            int augment, uint64_t seed, uint32_t t, int8_t *inputs,
+                            int32_t *labels_out)
+{
     /* augment: the default of `niti train` for CIFAR-10 (crop4-flip), as before --augment */
     niti_augment aug = augment ? niti_augment_default(NITI_DATA_CIFAR10) : NITI_AUGMENT_NONE;
-    niti_make_batch(&d, idx, count, tables, aug, seed, t, inputs, labels ? labels_out : NULL);
+    return batch_make(pixels, labels, n, h, w, c, tables, idx, count, aug, seed, t, inputs,
+                      labels_out);
+}
+
+niti_status niti_batch_make_mode(const uint8_t *pixels, const uint8_t *labels, int n, int h,
+                                 int w, int c, const int8_t tables[3][256], const int32_t *idx,
+                                 int count, const char *augment, uint64_t seed, uint32_t t,
+                                 int8_t *inputs, int32_t *labels_out)
+{
+    niti_augment aug = NITI_AUGMENT_NONE;
+    if (augment && *augment && niti_augment_parse(augment, &aug) != NITI_OK)
+        return niti_fail(NITI_ERR_INVALID, "niti_batch_make_mode: %s", niti_last_error());
+    return batch_make(pixels, labels, n, h, w, c, tables, idx, count, aug, seed, t, inputs,
+                      labels_out);
+}
+
+niti_status niti_augment_describe(const char *name, const char *mode, char canonical[16])
+{
+    niti_dataset_id id;
+    niti_augment a;
+    NITI_TRY(niti_dataset_parse_name(name, &id));
+    NITI_TRY(niti_augment_resolve(mode, id, &a));
+    if (canonical) niti_augment_format(a, canonical, NITI_AUGMENT_TEXT);
     return NITI_OK;
 }
