@@ -201,7 +201,7 @@ static void test_presets(void)
     } dw[] = {{"lenet", 64, 5, "4,3:3,4:2"},
               {"vgg-small-7", 256, 200, "5,100:4,150:3"},
               {"vgg16", 256, 200, "5,100:4,150:3"},
-              {"vgg-small-28", 256, 40, "5,20:4,30:3"},
+              {"vgg-small-28", 256, 40, "5,20:4,30:3,35:2"},
               {"input 28x28x1; flatten; linear 10", 64, 5, "4,3:3,4:2"}};
     for (size_t i = 0; i < sizeof dw / sizeof *dw; i++) {
         niti_model_spec *m = NULL;

@@ -40,7 +40,7 @@ static const char *usage_text =
     "  --err-round R      round (default) | psr: rounding of errors (niti21)\n"
     "  --mu S             gradient bit-width schedule, e.g. 5,100:4,150:3 (mu 5 from epoch 0, 4\n"
     "                     from epoch 100, 3 from 150); default: the model's (lenet 4,3:3,4:2;\n"
-    "                     the authors' presets 5,100:4,150:3; vgg-small-28 5,20:4,30:3)\n"
+    "                     the authors' presets 5,100:4,150:3; vgg-small-28 5,20:4,30:3,35:2)\n"
     "  --weight-decay     integer weight decay (contract section 7)\n"
     "  --master-weights 16  keep 16-bit master weights (contract section 7)\n"
     "  --lr X, --momentum X, --wd X, --lr-steps E1,E2  fp32 only: SGD settings (defaults as the\n"

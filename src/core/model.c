@@ -88,7 +88,7 @@ static const preset presets[] = {
      "conv 128 k3 p1; relu; conv 128 k3 p1; relu; maxpool 2; "
      "conv 256 k3 p1; relu; conv 256 k3 p1; relu; maxpool 2; "
      "flatten; dropout; linear 10",
-     256, 40, "5,20:4,30:3"},
+     256, 40, "5,20:4,30:3,35:2"},
     {"vgg9", "the paper's CIFAR-10 VGG9 (authors' cfg 9): 5 conv 64..512 + linear 512->10",
      "input 32x32x3; "
      "conv 64 k3 p1; relu; maxpool 2; "
