@@ -99,11 +99,11 @@ def main():
                     help="mnist | fashion-mnist | cifar10 (default: fashion-mnist for 1-channel "
                          "models, cifar10 for 3-channel ones)")
     ap.add_argument("--data", default=None, help="dataset folder, as niti train --data")
-    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=5, help="epochs (default 5)")
     ap.add_argument("--batch", type=int, default=None,
                     help="batch size (default: the preset's niti train default)")
-    ap.add_argument("--lr", type=float, default=0.01)
-    ap.add_argument("--momentum", type=float, default=0.9)
+    ap.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default 0.01)")
+    ap.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
     ap.add_argument("--wd", type=float, default=5e-4, help="weight decay (default 5e-4)")
     ap.add_argument("--lr-steps", default="",
                     help="epochs E1,E2,... at which the learning rate is divided by 10")
@@ -115,6 +115,8 @@ def main():
     ap.add_argument("--target", type=float, default=None,
                     help="report the training time at which test accuracy first reaches this "
                          "fraction (e.g. 0.93)")
+    ap.add_argument("--stop-at-target", action="store_true",
+                    help="end the run after the epoch that reaches --target")
     ap.add_argument("--log", default=None, help="append JSON Lines records for niti plot")
     ap.add_argument("--label", default=None, help="the run's name in the log")
     a = ap.parse_args()
@@ -122,6 +124,8 @@ def main():
         fail("--epochs and --batch must be at least 1")
     if a.target is not None and not 0 < a.target <= 1:
         fail("--target is a fraction in (0, 1], e.g. 0.93")
+    if a.stop_at_target and a.target is None:
+        fail("--stop-at-target needs --target")
     try:
         steps = sorted(int(s) for s in a.lr_steps.split(",") if s.strip())
     except ValueError:
@@ -231,10 +235,12 @@ def main():
         log({"event": "epoch", "run": run, "epoch": epoch + 1, "train_loss": loss_sum / seen,
              "train_acc": correct / seen, "test_loss": test_loss / x_test.shape[0],
              "test_acc": test_acc, "wall_s": train_s})
+        if a.stop_at_target and reached:
+            break
     log({"event": "end", "run": run, "test_acc": test_acc, "wall_s": train_s})
     print("test accuracy: %.2f%% (%d/%d) - PyTorch fp32 %s, %s, %d epoch(s), %.1f s of training"
           % (100 * test_acc, test_correct, x_test.shape[0], net_info.model_name, ds.name,
-             a.epochs, train_s))
+             epoch + 1, train_s))
     if a.target is not None:
         if reached:
             print("reached %.2f%% test accuracy after epoch %d, %.1f s of training"
