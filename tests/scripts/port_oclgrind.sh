@@ -17,6 +17,7 @@
 #       status       the exit status alone
 # Exit 77 (skipped) when oclgrind is not installed.
 set -eu
+. "$(dirname "$0")/conformance_check.sh"
 shim=$1 log=$2 kind=$3
 shift 3
 [ "${1:-}" = "--" ] && shift
@@ -54,11 +55,7 @@ fi
 [ "$rc" -eq 0 ] || { echo "FAIL: exit status $rc"; exit 1; }
 if printf '%s\n' "$out" | grep -q 'OCLGRIND FATAL'; then echo "FAIL: Oclgrind fatal error"; exit 1; fi
 case $kind in
-conformance)
-  printf '%s\n' "$out" | grep -q '^device: Oclgrind' || { echo "FAIL: not run on Oclgrind"; exit 1; }
-  if printf '%s\n' "$out" | grep -q '^FAIL '; then echo "FAIL: golden cases failed"; exit 1; fi
-  printf '%s\n' "$out" | grep -Eq '^[0-9]+ passed, 0 failed$' || { echo "FAIL: no summary"; exit 1; }
-  ;;
+conformance) conformance_ok "$out" 'Oclgrind' || exit 1 ;;
 status) ;;
 *) echo "FAIL: unknown kind '$kind'"; exit 2 ;;
 esac
