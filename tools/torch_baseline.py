@@ -144,8 +144,8 @@ def main():
     except Exception as e:  # niti.Error: no library, unknown preset
         fail("the model %r: %s" % (a.model, e))
     batch = a.batch or defaults_batch
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    # torch's OpenMP may start with one thread; niti's devices use every core
+    torch.set_num_threads(a.threads or os.cpu_count() or 1)
     torch.manual_seed(a.seed)
     model, _ = build_net(torch, spec)
     in_c = int(re.match(r"input \d+x\d+x(\d+)", spec).group(1))
