@@ -214,7 +214,8 @@ def main():
             seen += len(idx)
             correct += int((out.argmax(1) == y).sum())
             loss_sum += float(loss) * len(idx)
-        train_s += time.monotonic() - t0
+        ep_s = time.monotonic() - t0
+        train_s += ep_s
         model.eval()
         with torch.no_grad():
             test_correct, test_loss = 0, 0.0
@@ -230,7 +231,7 @@ def main():
         print("epoch %d/%d: lr %g train loss %.4f acc %.2f%% | test loss %.4f acc %.2f%% | "
               "%.0f img/s, %.1f s training so far" % (
                   epoch + 1, a.epochs, lr, loss_sum / seen, 100 * correct / seen,
-                  test_loss / x_test.shape[0], 100 * test_acc, seen / (time.monotonic() - t0),
+                  test_loss / x_test.shape[0], 100 * test_acc, seen / ep_s,
                   train_s), flush=True)
         log({"event": "epoch", "run": run, "epoch": epoch + 1, "train_loss": loss_sum / seen,
              "train_acc": correct / seen, "test_loss": test_loss / x_test.shape[0],
