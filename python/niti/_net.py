@@ -744,14 +744,13 @@ class Net:
         if in_run and self._dataset and canon != self._dataset:
             diffs.append("dataset %s (the run's: %s)" % (canon, self._dataset))
         # the augmentation: "" in a run is its dataset's default (as niti train stores it)
-        run_aug = datasets.augment_mode(canon, self._augment) if in_run else None
         aug_text = self._augment if in_run else ""
-        if augment is not None:
-            aug_mode = datasets.augment_mode(canon, augment)
-            if in_run and aug_mode != run_aug:
-                diffs.append("augment %s (the run's: %s)" % (aug_mode, run_aug))
-            aug_text = aug_mode
         aug_mode = datasets.augment_mode(canon, aug_text)
+        if augment is not None:
+            want = datasets.augment_mode(canon, augment)
+            if in_run and want != aug_mode:
+                diffs.append("augment %s (the run's: %s)" % (want, aug_mode))
+            aug_text = aug_mode = want
         if val is not None:
             val = _int(val, "val", 0, 1 << 30)
             if in_run and val != self._val:

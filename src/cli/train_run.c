@@ -143,27 +143,27 @@ int settle_resume(run *r, const niti_run_state *ck, niti_model_spec *ck_model)
     if (g->err_round >= 0 && g->err_round != (int)c->cfg.err_round)
         add_diff(&d, "--err-round %s (the run's: %s)", round_name(g->err_round),
                  round_name(c->cfg.err_round));
-    int new_mu = 0;
+    /* --mu: a new schedule is taken when it gives every epoch already trained, in part or
+     * whole (epochs 0..trained-1), the run's mu; the run then equals a fresh one with it */
+    int new_mu = 0, trained = c->epoch + (c->batch_pos > 0);
     if (g->has_mu) {
-        /* A new schedule is taken when it gives every epoch already trained, in part or whole,
-         * the run's mu: the run then equals a fresh one with the new schedule. */
-        niti_mu_schedule was = {0}, want = {0};
+        niti_mu_schedule was, want;
         char canon[256] = "";
-        if (niti_mu_parse(c->mu, &was) == NITI_OK) niti_mu_format(&was, canon, sizeof canon);
+        int ok = niti_mu_parse(c->mu, &was) == NITI_OK && niti_mu_parse(g->mu, &want) == NITI_OK;
         niti_clear_error();
-        if (strcmp(canon, g->mu)) {
-            int upto = c->epoch + (c->batch_pos > 0), bad = -1; /* epochs 0..upto-1 trained */
-            if (!canon[0] || niti_mu_parse(g->mu, &want) != NITI_OK) bad = 0;
-            for (int e = 0; bad < 0 && e < upto; e++)
-                if (niti_mu_at(&was, e) != niti_mu_at(&want, e)) bad = e;
-            niti_clear_error();
-            if (bad >= 0)
-                add_diff(&d, "--mu %s (the run's: %s; a new schedule must keep the mu of the %d "
-                         "epoch%s trained so far, and it gives epoch %d mu %d instead of %d)",
-                         g->mu, c->mu, upto, upto == 1 ? "" : "s", bad + 1,
-                         canon[0] ? niti_mu_at(&want, bad) : 0, canon[0] ? niti_mu_at(&was, bad) : 0);
-            else new_mu = 1;
-        }
+        if (ok) niti_mu_format(&was, canon, sizeof canon);
+        int bad = ok ? -1 : 0;
+        for (int e = 0; ok && bad < 0 && e < trained; e++)
+            if (niti_mu_at(&was, e) != niti_mu_at(&want, e)) bad = e;
+        if (!ok)
+            add_diff(&d, "--mu %s (the run's: %s)", g->mu, c->mu);
+        else if (bad >= 0)
+            add_diff(&d, "--mu %s (the run's: %s; a new schedule must keep the mu of the %d "
+                     "epoch%s trained so far, and it gives epoch %d mu %d instead of %d)",
+                     g->mu, c->mu, trained, trained == 1 ? "" : "s", bad + 1,
+                     niti_mu_at(&want, bad), niti_mu_at(&was, bad));
+        else
+            new_mu = strcmp(canon, g->mu) != 0;
     }
     if (g->has_augment) {
         /* compared as modes: "" in the run is its dataset's default */
@@ -238,7 +238,7 @@ int settle_resume(run *r, const niti_run_state *ck, niti_model_spec *ck_model)
     if (g->epochs > 0) rs->epochs = (int)g->epochs;
     if (new_mu) {
         note("--mu %s replaces the run's %s from epoch %d on (the epochs trained so far had the "
-             "same mu)\n", g->mu, rs->mu, rs->epoch + (rs->batch_pos > 0) + 1);
+             "same mu)\n", g->mu, rs->mu, trained + 1);
         snprintf(rs->mu, sizeof rs->mu, "%s", g->mu);
     }
     if (rs->epoch >= rs->epochs && rs->batch_pos == 0) {
